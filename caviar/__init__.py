@@ -1,0 +1,1 @@
+"""The `caviar` command line: one entry point whose subcommands live in caviar.commands."""

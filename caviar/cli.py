@@ -1,0 +1,59 @@
+"""Entry point of the `caviar` command.
+
+Each subcommand is a module in caviar.commands with `register(subparsers)`,
+which adds its parser and sets `run(args) -> int` as the parser's handler.
+Modules are imported only for the command that runs, so a worker node
+without the server's dependencies can still run `caviar worker`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from caviar.errors import UsageError
+
+COMMANDS = {
+    "train": "train one configuration on a dataset and print its learning curve",
+    "gradcheck": "check the engine's backprop against numerical gradients",
+    "serve": "run the server (REST API, dashboard, SQL storage)",
+    "worker": "run worker processes that pull trials from a server and train them",
+    "submit": "create a search from a YAML spec; --watch follows it live",
+    "status": "list searches, or show one search's counts and leaderboard",
+    "cancel": "cancel a search",
+    "demo": "run server, workers and the example search on this machine",
+}
+
+
+def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="caviar", description="Caviar: hyperparameter search with a fleet of workers."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, summary in COMMANDS.items():
+        if name == chosen:
+            module = importlib.import_module(f"caviar.commands.{name}")
+            module.register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary, description=summary, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run the subcommand, and turn bad input into exit code 2."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _build_parser(argv)
+    args = parser.parse_args(argv)
+    handler = getattr(args, "run", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except UsageError as error:
+        print(f"caviar {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,1 @@
+"""One module per `caviar` subcommand, each with `register(subparsers)`."""

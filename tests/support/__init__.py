@@ -1,0 +1,1 @@
+"""Helpers the test suite shares: throwaway databases and live server processes."""
