@@ -30,6 +30,11 @@ DEFAULT_DECAY_RATE = {
 }
 
 
+def _number_text(value: float) -> str:
+    """A bound as people write it: 4294967295, 1000000, 0.5."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 class ConfigError(ValueError):
     """A training key or value that breaks its rule; names the key and the rule."""
 
@@ -68,8 +73,10 @@ class KeySpec:
         what = {"int": "an integer", "float": "a finite number", "int_list": "a list of integers"}
         text = what[self.kind]
         if self.low is not None or self.high is not None:
-            lo = "" if self.low is None else f"{self.low:g} {'<' if self.low_open else '<='} "
-            hi = "" if self.high is None else f" {'<' if self.high_open else '<='} {self.high:g}"
+            lo_sign = "<" if self.low_open else "<="
+            hi_sign = "<" if self.high_open else "<="
+            lo = "" if self.low is None else f"{_number_text(self.low)} {lo_sign} "
+            hi = "" if self.high is None else f" {hi_sign} {_number_text(self.high)}"
             text += f" with {lo}value{hi}" if self.kind != "int_list" else f", each {lo}n{hi}"
         return text
 

@@ -1,0 +1,91 @@
+"""Built-in datasets: the real bundled data, seeded synthetic data, and option checking."""
+
+import numpy as np
+import pytest
+
+from worker.datasets import BUILTIN_NAMES, DatasetError, check_builtin, load_builtin
+
+
+def test_digits_is_the_real_8x8_digits():
+    digits = load_builtin("digits")
+    assert digits.X.shape == (1797, 64) and digits.X.dtype == np.float32
+    assert digits.y.shape == (1797,) and digits.y.dtype == np.int64
+    assert digits.n_classes == 10 and digits.classes == tuple(range(10))
+    assert sorted(set(digits.y.tolist())) == list(range(10))
+    assert digits.X.min() == 0 and digits.X.max() == 16
+    assert len(digits.feature_names) == 64
+
+
+def test_breast_cancer_keeps_its_class_names():
+    data = load_builtin("breast_cancer")
+    assert data.X.shape == (569, 30)
+    assert data.classes == ("benign", "malignant")
+    assert np.bincount(data.y).tolist() == [357, 212]
+    assert "mean radius" in data.feature_names
+
+
+@pytest.mark.parametrize("name", ["moons", "circles", "spirals"])
+def test_synthetic_data_is_determined_by_its_seed(name):
+    first = load_builtin(name, {"seed": 3, "n_samples": 300})
+    again = load_builtin(name, {"seed": 3, "n_samples": 300})
+    other = load_builtin(name, {"seed": 4, "n_samples": 300})
+    assert first.X.shape == (300, 2)
+    np.testing.assert_array_equal(first.X, again.X)
+    np.testing.assert_array_equal(first.y, again.y)
+    assert not np.array_equal(first.X, other.X)
+
+
+@pytest.mark.parametrize("name", ["moons", "circles", "spirals"])
+def test_synthetic_classes_are_balanced(name):
+    data = load_builtin(name, {"n_samples": 301})
+    counts = np.bincount(data.y)
+    assert counts.sum() == 301 and counts.max() - counts.min() <= 1
+
+
+def test_noise_option_changes_the_spread():
+    clean = load_builtin("moons", {"noise": 0.0, "seed": 1})
+    noisy = load_builtin("moons", {"noise": 0.5, "seed": 1})
+    # Noise-free moons lie on unit half circles centred at (0, 0) and (1, 0.5).
+    centres = np.where(clean.y[:, None] == 0, [0.0, 0.0], [1.0, 0.5])
+    np.testing.assert_allclose(np.linalg.norm(clean.X - centres, axis=1), 1.0, atol=1e-6)
+    noisy_centres = np.where(noisy.y[:, None] == 0, [0.0, 0.0], [1.0, 0.5])
+    assert np.abs(np.linalg.norm(noisy.X - noisy_centres, axis=1) - 1).mean() > 0.1
+
+
+def test_spirals_takes_a_number_of_classes():
+    data = load_builtin("spirals", {"n_classes": 5, "n_samples": 500})
+    assert data.n_classes == 5 and np.bincount(data.y).tolist() == [100] * 5
+
+
+def test_check_builtin_fills_defaults_and_normalizes_types():
+    assert check_builtin("digits", None) == {}
+    assert check_builtin("moons", {"n_samples": 200.0}) == {
+        "n_samples": 200, "noise": 0.2, "seed": 0,
+    }
+    assert set(check_builtin("spirals", {})) == {"n_samples", "noise", "n_classes", "turns", "seed"}
+    assert set(BUILTIN_NAMES) == {"digits", "breast_cancer", "moons", "circles", "spirals"}
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "fragment"),
+    [
+        ("mnist", {}, "unknown built-in dataset 'mnist'; built-ins: digits, breast_cancer"),
+        ("digits", {"noise": 0.1}, "digits: unknown option 'noise'; options: none"),
+        ("moons", {"size": 5}, "moons: unknown option 'size'; options: n_samples, noise, seed"),
+        ("moons", {"n_samples": 5}, "option n_samples must be an integer with 10 <= value"),
+        ("moons", {"n_samples": 100.5}, "option n_samples must be an integer"),
+        ("moons", {"n_samples": True}, "option n_samples"),
+        ("moons", {"noise": -0.1}, "option noise must be a number with 0 <= value <= 10"),
+        ("moons", {"noise": "high"}, "got 'high'"),
+        ("moons", {"noise": float("nan")}, "option noise"),
+        ("circles", {"factor": 1.0}, "option factor must be a number with 0 < value <= 0.99"),
+        ("spirals", {"n_classes": 1}, "option n_classes must be an integer with 2 <= value"),
+        ("moons", [1, 2], "moons: options must be a mapping"),
+    ],
+)
+def test_check_builtin_names_the_option_and_the_rule(name, options, fragment):
+    with pytest.raises(DatasetError, match=None) as raised:
+        check_builtin(name, options)
+    assert fragment in str(raised.value)
+    with pytest.raises(DatasetError):
+        load_builtin(name, options)
