@@ -1,0 +1,334 @@
+"""The search spec of DESIGN.md as pydantic v2 models, with every rule a validation error.
+
+Validate with `parse_spec(data)` (or `SearchSpec.model_validate(data, context=
+{"max_trials_limit": N})`): an error's `loc` names the field and its `msg`
+states the rule, ready to be a 422. `SearchSpec.to_json()` is the normalized
+spec, every default filled in, as the server stores and returns it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from service.search.errors import RuleError, raise_rule_errors, without_union_tag
+from service.search.keys import check_combinations, check_fixed, check_parameter
+from service.search.params import (
+    ChoiceParam,
+    FloatParam,
+    Integer,
+    IntParam,
+    Number,
+    ParamSpec,
+    SpecModel,
+)
+from worker.datasets import BUILTIN_NAMES, DatasetError, check_builtin
+
+__all__ = [
+    "BuiltinDataset",
+    "Budget",
+    "ChoiceParam",
+    "CoarseToFineSampler",
+    "DatasetRef",
+    "EarlyStoppingSpec",
+    "FloatParam",
+    "GridSampler",
+    "IntParam",
+    "MedianStopping",
+    "NoEarlyStopping",
+    "Objective",
+    "ParamSpec",
+    "RandomSampler",
+    "SamplerSpec",
+    "SearchSpec",
+    "SobolSampler",
+    "SplitSpec",
+    "UploadedDataset",
+    "parse_spec",
+]
+
+MAX_TRIALS_LIMIT = 10_000
+MAX_TRIALS_CONTEXT = "max_trials_limit"
+MAX_PARAMETERS = 64
+_NAME_CHAR = r"[A-Za-z0-9_.,:;=+@#()/-]"
+NAME_PATTERN = re.compile(rf"[A-Za-z0-9](?:(?:{_NAME_CHAR}| ){{0,198}}{_NAME_CHAR})?")
+NAME_RULE = (
+    "name must be 1-200 characters: letters, digits, space and _ . , : ; = + @ # ( ) / -, "
+    "starting with a letter or digit and not ending with a space"
+)
+PER_EPOCH_METRICS = ("dev_accuracy", "dev_loss", "train_loss")
+SEED_MAX = 2**32 - 1
+
+Seed = Annotated[Integer, Field(ge=0, le=SEED_MAX)]
+
+
+# --- dataset ---------------------------------------------------------------------------------
+
+class BuiltinDataset(SpecModel):
+    """A built-in dataset by name (worker.datasets), with its options, defaults filled in."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_builtin(self) -> BuiltinDataset:
+        try:
+            self.options = check_builtin(self.name, self.options)
+        except DatasetError as exc:
+            loc = ("options",) if self.name in BUILTIN_NAMES else ("name",)
+            raise_rule_errors("BuiltinDataset", [RuleError(loc, str(exc), self.name)])
+        return self
+
+
+class UploadedDataset(SpecModel):
+    """A dataset uploaded with POST /datasets, by id (its existence is the server's check)."""
+
+    id: Integer = Field(ge=1)
+
+
+def _dataset_object(value: Any) -> Any:
+    """Accept the short forms: "digits" for a built-in, 7 for an uploaded dataset's id."""
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"id": value}
+    return value
+
+
+def _dataset_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "uploaded" if "id" in value else "builtin"
+    if isinstance(value, UploadedDataset):
+        return "uploaded"
+    if isinstance(value, BuiltinDataset):
+        return "builtin"
+    return None
+
+
+DatasetRef = Annotated[
+    Annotated[
+        Annotated[BuiltinDataset, Tag("builtin")] | Annotated[UploadedDataset, Tag("uploaded")],
+        Discriminator(
+            _dataset_tag,
+            custom_error_type="search_spec",
+            custom_error_message="dataset must be a built-in name, {name, options} or {id} "
+            "of an uploaded dataset",
+        ),
+    ],
+    WrapValidator(without_union_tag(("builtin", "uploaded"))),
+    BeforeValidator(_dataset_object),
+]
+
+
+# --- split, objective, budget ----------------------------------------------------------------
+
+class SplitSpec(SpecModel):
+    """Fractions of the dataset held out for dev and test, and the split's seed."""
+
+    dev: Number = Field(0.15, gt=0, lt=1)
+    test: Number = Field(0.15, ge=0, lt=1)
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _leaves_training_data(self) -> SplitSpec:
+        if self.dev + self.test >= 1:
+            raise_rule_errors("SplitSpec", [RuleError(
+                ("test",), f"dev + test must be < 1 to leave a training set, got "
+                f"{self.dev:g} + {self.test:g}", self.test,
+            )])
+        return self
+
+
+class Objective(SpecModel):
+    """The metric a search optimizes; goal defaults to minimize for losses, else maximize."""
+
+    metric: Literal["dev_accuracy", "dev_loss", "train_loss", "train_accuracy"] = "dev_accuracy"
+    goal: Literal["maximize", "minimize"] | None = None
+
+    @model_validator(mode="after")
+    def _goal_fits_metric(self) -> Objective:
+        natural = "minimize" if self.metric.endswith("_loss") else "maximize"
+        if self.goal is None:
+            self.goal = natural
+        elif self.goal != natural:
+            raise_rule_errors("Objective", [RuleError(
+                ("goal",), f"goal must be {natural} for {self.metric}", self.goal,
+            )])
+        return self
+
+
+class Budget(SpecModel):
+    """How many trials in all, at once, and how many attempts one trial gets."""
+
+    max_trials: Integer = Field(20, ge=1)
+    max_parallel: Integer = Field(4, ge=1)
+    max_attempts: Integer = Field(3, ge=1, le=100)
+
+    @field_validator("max_trials")
+    @classmethod
+    def _within_limit(cls, value: int, info: ValidationInfo) -> int:
+        limit = (info.context or {}).get(MAX_TRIALS_CONTEXT, MAX_TRIALS_LIMIT)
+        if value > limit:
+            raise PydanticCustomError(
+                "search_spec", f"max_trials must be at most {limit} on this server, got {value}"
+            )
+        return value
+
+
+# --- sampler and early stopping --------------------------------------------------------------
+
+class RandomSampler(SpecModel):
+    """Independent uniform draws on each parameter's scale."""
+
+    kind: Literal["random"] = "random"
+    seed: Seed = 0
+
+
+class GridSampler(SpecModel):
+    """Every combination, floats at `grid_points` points (see Space.grid_axes)."""
+
+    kind: Literal["grid"]
+    seed: Seed = 0
+    grid_points: Integer = Field(5, ge=2, le=1000)
+
+
+class SobolSampler(SpecModel):
+    """A scrambled Sobol' sequence (scipy.stats.qmc), seeded by `seed`."""
+
+    kind: Literal["sobol"]
+    seed: Seed = 0
+
+
+class CoarseToFineSampler(SpecModel):
+    """Rounds of `round_size` trials, each inside a box around the last round's best."""
+
+    kind: Literal["coarse_to_fine"]
+    seed: Seed = 0
+    round_size: Integer = Field(10, ge=2, le=10_000)
+    top_fraction: Number = Field(0.2, gt=0, le=1)
+    shrink: Number = Field(0.5, gt=0, lt=1)
+
+
+class NoEarlyStopping(SpecModel):
+    """Every trial trains all its epochs."""
+
+    kind: Literal["none"] = "none"
+
+
+class MedianStopping(SpecModel):
+    """The median rule (early_stopping.MedianRule)."""
+
+    kind: Literal["median"]
+    min_trials: Integer = Field(5, ge=1, le=10_000)
+    min_epochs: Integer = Field(3, ge=1, le=100_000)
+
+
+def _tagged(default: str, planned: dict[str, str]) -> Any:
+    """Before validator of a `kind` union: fill the default kind, refuse planned ones."""
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, dict):
+            kind = value.get("kind", default)
+            if isinstance(kind, str) and kind in planned:
+                raise_rule_errors("kind", [RuleError(("kind",), planned[kind], kind)])
+            return {**value, "kind": kind}
+        return value
+
+    return BeforeValidator(fill)
+
+
+SAMPLER_KINDS = ("random", "grid", "sobol", "coarse_to_fine")
+EARLY_STOPPING_KINDS = ("none", "median")
+
+SamplerSpec = Annotated[
+    Annotated[
+        RandomSampler | GridSampler | SobolSampler | CoarseToFineSampler,
+        Field(discriminator="kind"),
+    ],
+    WrapValidator(without_union_tag(SAMPLER_KINDS)),
+    _tagged("random", {
+        "tpe": "sampler kind tpe is planned but not implemented yet; use random, grid, sobol "
+        "or coarse_to_fine",
+    }),
+]
+
+EarlyStoppingSpec = Annotated[
+    Annotated[NoEarlyStopping | MedianStopping, Field(discriminator="kind")],
+    WrapValidator(without_union_tag(EARLY_STOPPING_KINDS)),
+    _tagged("none", {
+        kind: f"early_stopping kind {kind} is planned but not implemented yet; use none or "
+        "median" for kind in ("asha", "hyperband")
+    }),
+]
+
+
+# --- the spec --------------------------------------------------------------------------------
+
+class SearchSpec(SpecModel):
+    """A search: what to train on, what to search, what to optimize, and how much."""
+
+    name: str
+    dataset: DatasetRef
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    objective: Objective = Field(default_factory=Objective)
+    budget: Budget = Field(default_factory=Budget)
+    sampler: SamplerSpec = Field(default_factory=RandomSampler)
+    early_stopping: EarlyStoppingSpec = Field(default_factory=NoEarlyStopping)
+    parameters: dict[str, ParamSpec] = Field(min_length=1, max_length=MAX_PARAMETERS)
+    fixed: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
+
+    @field_validator("name")
+    @classmethod
+    def _sane_name(cls, value: str) -> str:
+        if not NAME_PATTERN.fullmatch(value):
+            raise PydanticCustomError("search_spec", f"{NAME_RULE}, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_training_keys(self) -> SearchSpec:
+        fixed, errors = check_fixed(self.fixed)
+        errors = [RuleError(("fixed", *e.loc), e.msg, e.input) for e in errors]
+        parameters = {}
+        for key, param in self.parameters.items():
+            parameters[key], param_errors = check_parameter(key, param)
+            errors += [RuleError(("parameters", key, *e.loc), e.msg, e.input)
+                       for e in param_errors]
+            if key in self.fixed:
+                errors.append(RuleError(
+                    ("fixed", key), f"{key} is in both parameters and fixed; a key is either "
+                    "searched or fixed", self.fixed[key],
+                ))
+        if not errors:
+            errors = check_combinations(parameters, fixed)
+        if isinstance(self.early_stopping, MedianStopping) and (
+            self.objective.metric not in PER_EPOCH_METRICS
+        ):
+            errors.append(RuleError(
+                ("early_stopping", "kind"), "the median rule compares the objective metric "
+                f"epoch by epoch, and {self.objective.metric} is not reported per epoch; use "
+                "one of " + ", ".join(PER_EPOCH_METRICS), self.early_stopping.kind,
+            ))
+        raise_rule_errors("SearchSpec", errors)
+        self.fixed, self.parameters = fixed, parameters
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        """The normalized spec, defaults filled in, JSON-ready."""
+        return self.model_dump(mode="json")
+
+
+def parse_spec(data: Any, max_trials_limit: int = MAX_TRIALS_LIMIT) -> SearchSpec:
+    """Validate a spec (a dict from JSON or YAML); raises pydantic.ValidationError."""
+    return SearchSpec.model_validate(data, context={MAX_TRIALS_CONTEXT: max_trials_limit})
