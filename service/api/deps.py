@@ -1,0 +1,33 @@
+"""What routes take from the app: the database, settings and metrics; path-id types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Request
+
+from service.api.schemas import MAX_ID
+from service.db.session import Database
+from service.metrics import Metrics
+from service.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+SearchId = Annotated[int, Path(ge=1, le=MAX_ID, description="a search's id")]
+TrialId = Annotated[int, Path(ge=1, le=MAX_ID, description="a trial's id")]
+DatasetId = Annotated[int, Path(ge=1, le=MAX_ID, description="a dataset's id")]
+
+
+def database(request: Request) -> Database:
+    """The app's database."""
+    return request.app.state.db
+
+
+def settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def metrics(request: Request) -> Metrics:
+    """The app's metrics."""
+    return request.app.state.metrics

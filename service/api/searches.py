@@ -1,0 +1,96 @@
+"""Routes of searches: create, list, get, cancel; and a search's trials (paged or since)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import JSONResponse
+
+from service.api import views
+from service.api.deps import API_PREFIX, SearchId, database, settings
+from service.api.schemas import (
+    MAX_CURSOR,
+    SearchList,
+    SearchOut,
+    SearchStatus,
+    TrialList,
+    TrialStatus,
+)
+from service.db.session import Database
+from service.search.spec import parse_spec
+from service.settings import Settings
+from service.store import searches, trials
+
+router = APIRouter(prefix=API_PREFIX, tags=["searches"])
+
+SPEC_EXAMPLE = {
+    "name": "digits-adam",
+    "dataset": "digits",
+    "objective": {"metric": "dev_accuracy", "goal": "maximize"},
+    "budget": {"max_trials": 20, "max_parallel": 4},
+    "parameters": {"learning_rate": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"}},
+    "fixed": {"optimizer": "adam", "epochs": 10},
+}
+
+
+@router.post("/searches", status_code=201, response_model=SearchOut)
+def create_search(
+    body: Annotated[dict[str, Any], Body(examples=[SPEC_EXAMPLE],
+                                         description="a search spec (DESIGN.md)")],
+    db: Annotated[Database, Depends(database)],
+    config: Annotated[Settings, Depends(settings)],
+) -> JSONResponse:
+    """Create a search from a spec; 422 naming the field and the rule if it breaks one."""
+    spec = parse_spec(body, max_trials_limit=config.max_trials)
+    view = searches.create_search(db, spec)
+    return JSONResponse(views.search_json(view), status_code=201)
+
+
+@router.get("/searches", response_model=SearchList)
+def list_searches(
+    db: Annotated[Database, Depends(database)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+    status: SearchStatus | None = None,
+) -> JSONResponse:
+    """Searches, newest first."""
+    items, total = searches.list_searches(db, limit, offset, status)
+    return JSONResponse({"items": [views.search_json(v) for v in items], "total": total})
+
+
+@router.get("/searches/{search_id}", response_model=SearchOut)
+def get_search(search_id: SearchId, db: Annotated[Database, Depends(database)]) -> JSONResponse:
+    """One search with its counts, best trial and cursor."""
+    return JSONResponse(views.search_json(searches.get_search(db, search_id)))
+
+
+@router.post("/searches/{search_id}/cancel", response_model=SearchOut)
+def cancel_search(search_id: SearchId, db: Annotated[Database, Depends(database)]
+                  ) -> JSONResponse:
+    """Stop handing out the search's trials; running ones are told to stop."""
+    return JSONResponse(views.search_json(searches.cancel_search(db, search_id)))
+
+
+@router.get("/searches/{search_id}/trials", response_model=TrialList)
+def list_trials(
+    search_id: SearchId,
+    db: Annotated[Database, Depends(database)],
+    since: Annotated[int | None, Query(ge=0, le=MAX_CURSOR,
+                                       description="a cursor: only trials changed after it")]
+    = None,
+    status: TrialStatus | None = None,
+    order: Literal["number", "value"] = "number",
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
+) -> JSONResponse:
+    """The search's trials: a page (status filter, order), or what changed since a cursor."""
+    if since is not None:
+        page = trials.trials_since(db, search_id, since, limit)
+        body: dict[str, Any] = {"items": [views.trial_json(r) for r in page.rows],
+                                "cursor": page.cursor, "has_more": page.has_more}
+    else:
+        page = trials.page_trials(db, search_id, status, order, limit, offset)
+        body = {"items": [views.trial_json(r) for r in page.rows], "total": page.total,
+                "cursor": page.cursor}
+    return JSONResponse(body)

@@ -1,0 +1,39 @@
+"""Routes outside /api/v1: /healthz (answers when the database does) and /metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import func, select, text
+
+from service.api.deps import database, metrics
+from service.db.models import TRIAL_STATUSES, Search
+from service.db.session import Database
+from service.metrics import Metrics
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz")
+def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
+    """200 when the database answers a query, else 503 with the reason."""
+    try:
+        with db.read() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any database failure means "not healthy"
+        return JSONResponse({"status": "unavailable", "database": str(error).splitlines()[0]},
+                            status_code=503)
+    return JSONResponse({"status": "ok", "database": db.backend})
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def prometheus(db: Annotated[Database, Depends(database)],
+               counters: Annotated[Metrics, Depends(metrics)]) -> PlainTextResponse:
+    """Prometheus text: trials by state, claims, request latency."""
+    columns = [func.coalesce(func.sum(getattr(Search, f"count_{s}")), 0) for s in TRIAL_STATUSES]
+    with db.read() as session:
+        sums = session.execute(select(*columns)).one()
+    body = counters.render(dict(zip(TRIAL_STATUSES, (int(n) for n in sums), strict=True)))
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4")

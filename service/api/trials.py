@@ -1,0 +1,30 @@
+"""Routes of trials: one trial with its per-epoch rows; a user's stop."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from service.api import views
+from service.api.deps import API_PREFIX, TrialId, database
+from service.api.schemas import TrialOut, TrialWithIntermediate
+from service.db.session import Database
+from service.store import protocol, trials
+
+router = APIRouter(prefix=API_PREFIX, tags=["trials"])
+
+
+@router.get("/trials/{trial_id}", response_model=TrialWithIntermediate)
+def get_trial(trial_id: TrialId, db: Annotated[Database, Depends(database)]) -> JSONResponse:
+    """One trial with its intermediate rows (one per epoch)."""
+    trial, rows = trials.get_trial(db, trial_id)
+    return JSONResponse({**views.trial_json(trial),
+                         "intermediate": [views.intermediate_json(r) for r in rows]})
+
+
+@router.post("/trials/{trial_id}/stop", response_model=TrialOut)
+def stop_trial(trial_id: TrialId, db: Annotated[Database, Depends(database)]) -> JSONResponse:
+    """Ask a running trial to stop; its worker hears it at its next report or heartbeat."""
+    return JSONResponse(views.trial_json(protocol.stop(db, trial_id)))

@@ -1,0 +1,125 @@
+"""JSON views of stored rows, built as plain dicts (the shapes of docs/api.md).
+
+They read attributes, so they work on ORM objects and on selected rows alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from service.db.models import TRIAL_STATUSES
+from service.store.protocol import Action, Claimed
+from service.store.searches import SearchView
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored naive UTC datetime as an ISO 8601 string with Z, or None."""
+    return None if moment is None else moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def trial_json(trial: Any) -> dict[str, Any]:
+    """A Trial (without its intermediate rows)."""
+    return {
+        "id": trial.id,
+        "search_id": trial.search_id,
+        "number": trial.number,
+        "params": trial.params,
+        "status": trial.status,
+        "attempt": trial.attempt,
+        "worker_id": trial.worker_id,
+        "lease_expires_at": iso(trial.lease_expires_at),
+        "value": trial.value,
+        "metrics": trial.metrics,
+        "last_epoch": trial.last_epoch,
+        "error": trial.error,
+        "stop_reason": trial.stop_reason,
+        "round": trial.round,
+        "created_at": iso(trial.created_at),
+        "started_at": iso(trial.started_at),
+        "finished_at": iso(trial.finished_at),
+        "seq": trial.seq,
+    }
+
+
+def intermediate_json(row: Any) -> dict[str, Any]:
+    """One epoch's report: the epoch and its metrics."""
+    return {"epoch": row.epoch, **row.metrics}
+
+
+def search_json(view: SearchView) -> dict[str, Any]:
+    """A Search with counts, best trial and cursor."""
+    search = view.search
+    return {
+        "id": search.id,
+        "name": search.name,
+        "spec": search.spec,
+        "status": search.status,
+        "created_at": iso(search.created_at),
+        "updated_at": iso(search.updated_at),
+        "finished_at": iso(search.finished_at),
+        "counts": {status: getattr(search, f"count_{status}") for status in TRIAL_STATUSES},
+        "n_trials": search.n_trials,
+        "max_trials": search.max_trials,
+        "best_trial": None if view.best is None else trial_json(view.best),
+        "cursor": search.last_seq,
+        "rounds": search.rounds,
+    }
+
+
+def dataset_json(row: Any) -> dict[str, Any]:
+    """A Dataset's description (never its bytes)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "format": row.format,
+        "label_column": row.label_column,
+        "sha256": row.sha256,
+        "n_samples": row.n_samples,
+        "n_features": row.n_features,
+        "n_classes": row.n_classes,
+        "bytes": row.bytes,
+        "created_at": iso(row.created_at),
+    }
+
+
+def dataset_ref_json(spec: dict[str, Any], uploaded: Any | None) -> dict[str, Any]:
+    """Where a worker gets the search's data: a built-in by name, or an upload to download."""
+    if uploaded is not None:
+        return {
+            "kind": "uploaded", "id": uploaded.id, "name": uploaded.name,
+            "format": uploaded.format, "label_column": uploaded.label_column,
+            "sha256": uploaded.sha256, "url": f"/api/v1/datasets/{uploaded.id}/data",
+        }
+    dataset = spec["dataset"]
+    if isinstance(dataset, str):
+        return {"kind": "builtin", "name": dataset, "options": {}}
+    return {"kind": "builtin", "name": dataset["name"], "options": dataset.get("options") or {}}
+
+
+def assignment_json(claimed: Claimed, uploaded: Any | None, heartbeat_seconds: float
+                    ) -> dict[str, Any]:
+    """What a worker needs to train a claimed trial."""
+    trial, spec = claimed.trial, claimed.search.spec
+    return {
+        "trial_id": trial.id,
+        "search_id": trial.search_id,
+        "number": trial.number,
+        "attempt": trial.attempt,
+        "params": {**(spec.get("fixed") or {}), **trial.params},
+        "dataset": dataset_ref_json(spec, uploaded),
+        "split": spec["split"],
+        "objective": spec["objective"],
+        "lease_token": trial.lease_token,
+        "lease_expires_at": iso(trial.lease_expires_at),
+        "heartbeat_interval": heartbeat_seconds,
+    }
+
+
+def action_json(action: Action) -> dict[str, Any]:
+    """continue or stop, with the reason and the lease's new end."""
+    return {
+        "action": "stop" if action.stop else "continue",
+        "reason": action.reason,
+        "lease_expires_at": iso(action.lease_expires_at),
+    }

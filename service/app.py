@@ -1,0 +1,97 @@
+"""The FastAPI application: routes, error answers, metrics, the lease sweep, the dashboard.
+
+`create_app(settings)` opens the database and brings its schema to the latest
+Alembic revision before returning, so a bad database URL fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.api import datasets, searches, system, trials, worker
+from service.api.errors import install_error_handlers
+from service.dashboard import mount_dashboard
+from service.db.migrate import upgrade_to_head
+from service.db.session import Database
+from service.metrics import Metrics
+from service.settings import Settings
+from service.store.changes import utcnow
+from service.store.leases import requeue_all_expired
+
+log = logging.getLogger("caviar.server")
+
+
+class LatencyMiddleware:
+    """Records each HTTP request's duration under its route's path template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "(other)"
+            self.metrics.observe(scope["method"], path, time.perf_counter() - start)
+
+
+async def _sweep_leases(db: Database, every: float) -> None:
+    """Every few seconds, return expired leases to pending so counts stay true."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            released = await asyncio.to_thread(requeue_all_expired, db, utcnow())
+        except Exception:  # noqa: BLE001 - keep sweeping after a transient database error
+            log.exception("lease sweep failed")
+            continue
+        if released:
+            log.info("released %d expired lease(s)", released)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The server app for the settings (default: from the environment)."""
+    settings = settings or Settings.from_env()
+    db = Database(settings.database_url)
+    upgrade_to_head(db.write_engine)
+    counters = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_leases(db, settings.requeue_seconds))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            db.dispose()
+
+    app = FastAPI(
+        title="Caviar",
+        version="0.1.0",
+        summary="Hyperparameter search: searches, trials and the worker protocol.",
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.settings = settings
+    app.state.metrics = counters
+    install_error_handlers(app)
+    for module in (searches, trials, worker, datasets, system):
+        app.include_router(module.router)
+    app.add_middleware(LatencyMiddleware, metrics=counters)
+    mount_dashboard(app)
+    return app

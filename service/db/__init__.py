@@ -1,0 +1,1 @@
+"""SQL storage: the table models and the engine/session handling."""

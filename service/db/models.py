@@ -1,0 +1,143 @@
+"""The tables: searches, trials, their per-epoch rows, and uploaded datasets.
+
+Times are naive UTC datetimes. Every change of a trial bumps its search's
+`last_seq` and stores the new value in the trial's `seq`, in the same
+transaction, so `seq` orders changes by commit (the `since` cursor).
+Counts of trials by status are kept on the search row, updated with each
+change, so that claims and reads need no scan of the trials.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SEARCH_STATUSES = ("running", "completed", "cancelled")
+TRIAL_STATUSES = ("pending", "running", "completed", "failed", "pruned", "cancelled")
+
+
+class Base(DeclarativeBase):
+    """Declarative base with named constraints (so migrations can refer to them)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Search(Base):
+    """One search: its normalized spec, status, trial counts and change cursor."""
+
+    __tablename__ = "searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    max_trials: Mapped[int] = mapped_column(Integer)
+    n_trials: Mapped[int] = mapped_column(Integer, default=0)
+    count_pending: Mapped[int] = mapped_column(Integer, default=0)
+    count_running: Mapped[int] = mapped_column(Integer, default=0)
+    count_completed: Mapped[int] = mapped_column(Integer, default=0)
+    count_failed: Mapped[int] = mapped_column(Integer, default=0)
+    count_pruned: Mapped[int] = mapped_column(Integer, default=0)
+    count_cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    rounds: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    best_trial_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("ix_searches_status_id", "status", "id"),)
+
+
+class Trial(Base):
+    """One trial of a search: its params, lease, progress and result."""
+
+    __tablename__ = "trials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("searches.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    last_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stop_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("search_id", "number", name="uq_trials_search_id_number"),
+        Index("ix_trials_search_id_status_number", "search_id", "status", "number"),
+        Index("ix_trials_search_id_seq", "search_id", "seq"),
+        Index("ix_trials_lease_expires_at", "lease_expires_at"),
+    )
+
+
+class Intermediate(Base):
+    """One epoch's report of a trial; `value` is the objective metric at that epoch."""
+
+    __tablename__ = "intermediate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(Integer, ForeignKey("trials.id", ondelete="CASCADE"))
+    epoch: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("trial_id", "epoch", name="uq_intermediate_trial_id_epoch"),
+    )
+
+
+class Dataset(Base):
+    """An uploaded dataset: its bytes, checksum and shape."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(8))
+    label_column: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    n_samples: Mapped[int] = mapped_column(Integer)
+    n_features: Mapped[int] = mapped_column(Integer)
+    n_classes: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,118 @@
+"""Engines and transactions for SQLite and PostgreSQL.
+
+`Database.read()` and `Database.write()` each yield a Session inside one
+transaction, committed at the end of the block. On SQLite the database is in
+WAL mode (readers never wait for the writer) and writes begin with
+`BEGIN IMMEDIATE`, so that a write transaction holds the write lock from its
+first statement: two claims can never read the same state and both act on
+it. Within one server process, writes also take a lock, so that threads
+queue fairly instead of spinning in SQLite's busy handler. On PostgreSQL
+(psycopg 3) writes lock the rows they decide on (`SELECT ... FOR UPDATE`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+class DatabaseURLError(ValueError):
+    """A database URL that cannot be used; the message says why."""
+
+
+def check_url(url: str) -> str:
+    """Return the backend name ("sqlite" or "postgresql") of a URL, or raise DatabaseURLError."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise DatabaseURLError(f"database URL {url!r} is not a valid URL: {error}") from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise DatabaseURLError(
+            f"database URL {url!r}: backend {backend!r} is not supported; "
+            "use sqlite:///FILE or postgresql+psycopg://..."
+        )
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise DatabaseURLError(
+            f"database URL {url!r}: SQLite needs a file (sqlite:///path/to/caviar.db)"
+        )
+    return backend
+
+
+def _normalized(url: str) -> str:
+    """PostgreSQL URLs always use psycopg 3, whatever driver they name."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_engine(url: str, immediate: bool) -> Engine:
+    engine = create_engine(url, pool_size=8, max_overflow=32, pool_timeout=60)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The server's database: one URL, a read and a write transaction factory."""
+
+    def __init__(self, url: str) -> None:
+        self.backend = check_url(url)
+        self.url = _normalized(url)
+        if self.backend == "sqlite":
+            self.engine = _sqlite_engine(self.url, immediate=False)
+            self.write_engine = _sqlite_engine(self.url, immediate=True)
+            self._write_lock: threading.Lock | None = threading.Lock()
+        else:
+            self.engine = create_engine(
+                self.url, pool_size=10, max_overflow=30, pool_timeout=60, pool_recycle=1800
+            )
+            self.write_engine = self.engine
+            self._write_lock = None
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        """True on PostgreSQL, where row locks (FOR UPDATE, SKIP LOCKED) exist."""
+        return self.backend == "postgresql"
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction."""
+        with self._reader() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back on error."""
+        with self._write_lock or nullcontext(), self._writer() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+        self.write_engine.dispose()
+

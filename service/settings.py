@@ -1,0 +1,66 @@
+"""Server settings, read from the environment.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| `CAVIAR_DATABASE_URL` | `sqlite:///./caviar.db` | SQLAlchemy URL (or `postgresql+psycopg://`) |
+| `CAVIAR_LEASE_SECONDS` | 60 | how long a claim or heartbeat keeps a trial leased |
+| `CAVIAR_HEARTBEAT_SECONDS` | 10 | the heartbeat interval told to workers |
+| `CAVIAR_MAX_TRIALS` | 10000 | the largest `budget.max_trials` a search may ask for |
+| `CAVIAR_MAX_UPLOAD_BYTES` | 104857600 | the largest dataset upload (100 MiB) |
+| `CAVIAR_REQUEUE_SECONDS` | 2 | how often the server returns expired leases to pending |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from caviar.errors import UsageError
+
+
+def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
+    text = env.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise UsageError(f"{name}: must be {what}, got {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"{name}: must be > 0, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the server needs to know at start; see the module docstring for the variables."""
+
+    database_url: str = "sqlite:///./caviar.db"
+    lease_seconds: float = 60.0
+    heartbeat_seconds: float = 10.0
+    max_trials: int = 10_000
+    max_upload_bytes: int = 100 * 1024 * 1024
+    requeue_seconds: float = 2.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from environment variables; keyword overrides win (None is ignored)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "database_url": env.get("CAVIAR_DATABASE_URL") or cls.database_url,
+            "lease_seconds": _env_number(env, "CAVIAR_LEASE_SECONDS", cls.lease_seconds, float),
+            "heartbeat_seconds": _env_number(
+                env, "CAVIAR_HEARTBEAT_SECONDS", cls.heartbeat_seconds, float
+            ),
+            "max_trials": _env_number(env, "CAVIAR_MAX_TRIALS", cls.max_trials, int),
+            "max_upload_bytes": _env_number(
+                env, "CAVIAR_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int
+            ),
+            "requeue_seconds": _env_number(
+                env, "CAVIAR_REQUEUE_SECONDS", cls.requeue_seconds, float
+            ),
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)  # type: ignore[arg-type]

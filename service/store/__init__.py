@@ -1,0 +1,1 @@
+"""Operations on the stored searches, trials and datasets: one transaction each."""

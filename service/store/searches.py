@@ -1,0 +1,113 @@
+"""Searches: create from a validated spec, read, list, cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.db.models import Dataset, Search, Trial
+from service.db.session import Database
+from service.errors import Conflict, Invalid, NotFound
+from service.search.spec import SearchSpec
+from service.store.changes import SEARCH_CANCELLED, lock_search, move, touch, utcnow
+from service.store.plans import build_plan
+
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers in the tables
+
+
+@dataclass(frozen=True)
+class SearchView:
+    """A search with its best trial (None until one completes)."""
+
+    search: Search
+    best: Trial | None
+
+
+def _view(session: Session, search: Search) -> SearchView:
+    best = session.get(Trial, search.best_trial_id) if search.best_trial_id else None
+    return SearchView(search, best)
+
+
+def uploaded_dataset_id(spec_json: dict) -> int | None:
+    """The id of the uploaded dataset a normalized spec names, if it names one."""
+    dataset = spec_json.get("dataset")
+    if isinstance(dataset, dict) and dataset.get("id") is not None:
+        return int(dataset["id"])
+    return None
+
+
+def create_search(db: Database, spec: SearchSpec) -> SearchView:
+    """Store a new running search; its trials are sampled as workers claim them."""
+    plan = build_plan(spec)
+    capacity = plan.sampler.capacity(plan.space)
+    max_trials = spec.budget.max_trials if capacity is None else min(
+        spec.budget.max_trials, capacity
+    )
+    spec_json = spec.model_dump(mode="json")
+    now = utcnow()
+    with db.write() as session:
+        dataset_id = uploaded_dataset_id(spec_json)
+        if dataset_id is not None and (
+            dataset_id > MAX_ROW_ID or session.get(Dataset, dataset_id) is None
+        ):
+            raise Invalid(["body", "dataset", "id"],
+                          f"no uploaded dataset has id {dataset_id}")
+        search = Search(
+            name=spec.name, spec=spec_json, status="running", max_trials=max_trials,
+            n_trials=0, count_pending=0, count_running=0, count_completed=0, count_failed=0,
+            count_pruned=0, count_cancelled=0, last_seq=0, rounds=[], created_at=now,
+            updated_at=now,
+        )
+        session.add(search)
+        session.flush()
+        return SearchView(search, None)
+
+
+def get_search(db: Database, search_id: int) -> SearchView:
+    """One search, or NotFound."""
+    with db.read() as session:
+        search = session.get(Search, search_id)
+        if search is None:
+            raise NotFound(f"search {search_id} not found")
+        return _view(session, search)
+
+
+def list_searches(db: Database, limit: int, offset: int, status: str | None
+                  ) -> tuple[list[SearchView], int]:
+    """A page of searches, newest first, and how many there are in all."""
+    with db.read() as session:
+        where = [] if status is None else [Search.status == status]
+        total = session.scalar(select(func.count()).select_from(Search).where(*where)) or 0
+        rows = session.scalars(
+            select(Search).where(*where).order_by(Search.id.desc()).limit(limit).offset(offset)
+        ).all()
+        return [_view(session, search) for search in rows], total
+
+
+def cancel_search(db: Database, search_id: int) -> SearchView:
+    """Cancel: pending trials are cancelled, running ones told to stop at their next call."""
+    now = utcnow()
+    with db.write() as session:
+        search = lock_search(session, search_id, db.is_postgres)
+        if search is None:
+            raise NotFound(f"search {search_id} not found")
+        if search.status == "completed":
+            raise Conflict(f"search {search_id} is already completed: nothing to cancel")
+        if search.status == "running":
+            search.status = "cancelled"
+            search.finished_at = now
+            live = session.scalars(
+                select(Trial).where(
+                    Trial.search_id == search.id, Trial.status.in_(("pending", "running"))
+                ).order_by(Trial.number)
+            ).all()
+            for trial in live:
+                if trial.status == "pending":
+                    move(search, trial, "cancelled", now)
+                elif trial.stop_reason is None:
+                    trial.stop_reason = SEARCH_CANCELLED
+                    touch(search, trial, now)
+            search.updated_at = now
+        return _view(session, search)

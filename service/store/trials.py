@@ -1,0 +1,91 @@
+"""Reading trials: one with its per-epoch rows, pages, and changes since a cursor.
+
+Pages and cursor polls select plain rows (no ORM objects) so that the API can
+build JSON for thousands of trials cheaply; `since` is a range scan of the
+(search_id, seq) index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session
+
+from service.db.models import Intermediate, Search, Trial
+from service.db.session import Database
+from service.errors import NotFound
+
+TRIAL_COLUMNS = [column for column in Trial.__table__.columns if column.name != "lease_token"]
+
+
+@dataclass(frozen=True)
+class TrialPage:
+    """Trials of a search and the search's cursor when they were read."""
+
+    rows: Sequence[Row]
+    total: int | None
+    cursor: int
+    has_more: bool
+
+
+def get_trial(db: Database, trial_id: int) -> tuple[Trial, list[Intermediate]]:
+    """One trial and its per-epoch rows in epoch order, or NotFound."""
+    with db.read() as session:
+        trial = session.get(Trial, trial_id)
+        if trial is None:
+            raise NotFound(f"trial {trial_id} not found")
+        rows = session.scalars(
+            select(Intermediate).where(Intermediate.trial_id == trial_id)
+            .order_by(Intermediate.epoch)
+        ).all()
+        return trial, list(rows)
+
+
+def _search(session: Session, search_id: int) -> Search:
+    search = session.get(Search, search_id)
+    if search is None:
+        raise NotFound(f"search {search_id} not found")
+    return search
+
+
+def page_trials(db: Database, search_id: int, status: str | None, order: str,
+                limit: int, offset: int) -> TrialPage:
+    """A page of the search's trials by number, or by value (best first for the goal)."""
+    with db.read() as session:
+        search = _search(session, search_id)
+        where = [Trial.search_id == search_id]
+        if status is not None:
+            where.append(Trial.status == status)
+        total = session.scalar(select(func.count()).select_from(Trial).where(*where)) or 0
+        if order == "value":
+            by_value = Trial.value.desc() if search.spec["objective"]["goal"] == "maximize" \
+                else Trial.value.asc()
+            ordering = [Trial.value.is_(None), by_value, Trial.number]
+        else:
+            ordering = [Trial.number]
+        rows = session.execute(
+            select(*TRIAL_COLUMNS).where(*where).order_by(*ordering).limit(limit).offset(offset)
+        ).all()
+        return TrialPage(rows, total, search.last_seq, offset + len(rows) < total)
+
+
+def trials_since(db: Database, search_id: int, since: int, limit: int) -> TrialPage:
+    """Trials of the search changed after the cursor, in cursor order, and the next cursor."""
+    with db.read() as session:
+        last_seq = session.scalar(select(Search.last_seq).where(Search.id == search_id))
+        if last_seq is None:
+            raise NotFound(f"search {search_id} not found")
+        rows = session.execute(
+            select(*TRIAL_COLUMNS)
+            .where(Trial.search_id == search_id, Trial.seq > since)
+            .order_by(Trial.seq)
+            .limit(limit + 1)
+        ).all()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        # Nothing new: the same cursor, or the search's own if the caller's is ahead of it
+        # (a cursor from another database), so that its next poll sees the next change.
+        cursor = rows[-1].seq if rows else min(since, last_seq)
+        return TrialPage(rows, None, cursor, has_more)

@@ -1,0 +1,179 @@
+"""Bad input, table-driven: each a 422, 404 or 409 with a message, never a 500, nothing stored."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tests.service.helpers import (
+    API,
+    claim,
+    complete,
+    create_search,
+    dump_tables,
+    make_spec,
+)
+
+
+def spec_with(**changes: Any) -> dict[str, Any]:
+    """A valid spec with nested changes given as dotted paths ("budget.max_trials": 0)."""
+    spec = make_spec()
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = spec
+        for key in parents:
+            node = node[key]
+        if value is DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return spec
+
+
+DELETE = object()
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body sent as is, with its content type."""
+
+    data: bytes
+    content_type: str
+
+LR = "parameters.learning_rate"
+MANY = {f"p{i}": {"type": "float", "low": 0, "high": 1} for i in range(65)}
+
+# (name, method, path, json body or raw bytes, expected status, a fragment of the message)
+# Paths may use {search} (running, one trial claimed), {done} (a completed search),
+# {running} (the claimed trial), {finished} (a completed trial) and {token} (the claim's).
+CASES: list[tuple[str, str, str, Any, int, str]] = [
+    ("spec not JSON", "post", "/searches", b'{"name": ', 422, "JSON"),
+    ("spec a list", "post", "/searches", [1, 2], 422, "dict"),
+    ("spec nested too deep", "post", "/searches", b"[" * 5000 + b"]" * 5000, 422, "parsing"),
+    ("dataset id beyond 32 bits", "post", "/searches", spec_with(dataset={"id": 10**20}), 422,
+     "no uploaded dataset"),
+    ("multipart garbage", "post", "/datasets",
+     Raw(b"garbage", "multipart/form-data; boundary=xx"), 422, "multipart"),
+    ("upload without a file", "post", "/datasets",
+     Raw(b"--xx\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nd\r\n--xx--\r\n",
+         "multipart/form-data; boundary=xx"), 422, "required"),
+    ("spec without name", "post", "/searches", spec_with(name=DELETE), 422, "required"),
+    ("unknown training key", "post", "/searches",
+     spec_with(**{"parameters.learnin_rate": {"type": "float", "low": 0.1, "high": 1}}), 422,
+     "unknown training key"),
+    ("empty range", "post", "/searches", spec_with(**{f"{LR}.low": 0.5, f"{LR}.high": 0.5}),
+     422, "low"),
+    ("log over non-positive", "post", "/searches",
+     spec_with(**{f"{LR}.low": 0.0}), 422, "log"),
+    ("reverse_log reaching 1", "post", "/searches",
+     spec_with(**{"parameters.beta1": {"type": "float", "low": 0.9, "high": 1.0,
+                                       "scale": "reverse_log"}}), 422, "1"),
+    ("key searched and fixed", "post", "/searches",
+     spec_with(**{"fixed.learning_rate": 0.1}), 422, "both"),
+    ("zero trials", "post", "/searches", spec_with(**{"budget.max_trials": 0}), 422, "1"),
+    ("too many trials", "post", "/searches", spec_with(**{"budget.max_trials": 10_001}), 422,
+     "at most 10000"),
+    ("unknown sampler", "post", "/searches", spec_with(**{"sampler.kind": "bayes"}), 422,
+     ""),
+    ("bad fixed value", "post", "/searches", spec_with(**{"fixed.optimizer": "adamw"}), 422,
+     "one of"),
+    ("NaN bound", "post", "/searches",
+     json.dumps(spec_with()).replace('"high": 1.0', '"high": NaN', 1).encode(), 422, ""),
+    ("name too long", "post", "/searches", spec_with(name="x" * 300), 422, "200"),
+    ("65 parameters", "post", "/searches", spec_with(parameters=MANY), 422, "64"),
+    ("unknown built-in dataset", "post", "/searches", spec_with(dataset="mnist-huge"), 422,
+     "mnist-huge"),
+    ("dev fraction above 1", "post", "/searches", spec_with(split={"dev": 1.5}), 422, "1"),
+    ("empty choice", "post", "/searches",
+     spec_with(**{"parameters.batch_size": {"type": "choice", "values": []}}), 422, ""),
+    ("unknown metric", "post", "/searches",
+     spec_with(**{"objective.metric": "f1"}), 422, ""),
+    ("missing uploaded dataset", "post", "/searches", spec_with(dataset={"id": 99}), 422,
+     "no uploaded dataset"),
+    ("parameters not an object", "post", "/searches", spec_with(parameters="lr"), 422, ""),
+    ("claim without worker_id", "post", "/trials/claim", {}, 422, "required"),
+    ("claim with empty worker_id", "post", "/trials/claim", {"worker_id": ""}, 422,
+     "at least 1"),
+    ("claim with NUL in worker_id", "post", "/trials/claim", {"worker_id": "a\x00b"}, 422,
+     "NUL"),
+    ("claim with text search_id", "post", "/trials/claim",
+     {"worker_id": "w", "search_id": "abc"}, 422, "integer"),
+    ("claim with unknown field", "post", "/trials/claim",
+     {"worker_id": "w", "serch_id": 1}, 422, "Extra inputs"),
+    ("claim on unknown search", "post", "/trials/claim",
+     {"worker_id": "w", "search_id": 12345}, 404, "search 12345 not found"),
+    ("heartbeat with a wrong token", "post", "/trials/{running}/heartbeat",
+     {"lease_token": "0" * 32}, 409, "lease token"),
+    ("heartbeat without token", "post", "/trials/{running}/heartbeat", {}, 422, "required"),
+    ("report a negative epoch", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": -1, "metrics": {}}, 422, "greater than or equal"),
+    ("report text metrics", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": "high"}}, 422,
+     "number"),
+    ("report to a finished trial", "post", "/trials/{finished}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {}}, 409, ""),
+    ("complete without the objective", "post", "/trials/{running}/complete",
+     {"lease_token": "{token}", "metrics": {"dev_loss": 0.2}}, 422, "dev_accuracy"),
+    ("complete with Infinity", "post", "/trials/{running}/complete",
+     b'{"lease_token": "{token}", "metrics": {"dev_accuracy": Infinity}}', 422, "finite"),
+    ("complete with no metrics", "post", "/trials/{running}/complete",
+     {"lease_token": "{token}", "metrics": {}}, 422, "at least 1"),
+    ("fail without error", "post", "/trials/{running}/fail", {"lease_token": "{token}"}, 422,
+     "required"),
+    ("fail an unknown trial", "post", "/trials/99999/fail",
+     {"lease_token": "x", "error": "e"}, 404, "trial 99999 not found"),
+    ("trial id not a number", "get", "/trials/abc", None, 422, "integer"),
+    ("trial id zero", "get", "/trials/0", None, 422, "greater than or equal"),
+    ("trial id too large", "get", f"/trials/{10**20}", None, 422, "less than or equal"),
+    ("negative cursor", "get", "/searches/{search}/trials?since=-1", None, 422, ""),
+    ("limit too large", "get", "/searches/{search}/trials?limit=20000", None, 422, "10000"),
+    ("unknown status filter", "get", "/searches/{search}/trials?status=lost", None, 422,
+     "pending"),
+    ("unknown order", "get", "/searches/{search}/trials?order=name", None, 422, "number"),
+    ("list limit zero", "get", "/searches?limit=0", None, 422, ""),
+    ("stop a finished trial", "post", "/trials/{finished}/stop", None, 409, "not running"),
+    ("cancel a completed search", "post", "/searches/{done}/cancel", None, 409,
+     "already completed"),
+    ("cancel an unknown search", "post", "/searches/777/cancel", None, 404, "not found"),
+]
+
+
+def _fill(template: str, names: dict[str, Any]) -> str:
+    for key, value in names.items():
+        template = template.replace("{" + key + "}", str(value))
+    return template
+
+
+def test_bad_input_is_refused_with_a_message_and_stores_nothing(client, database_url):
+    assert len(CASES) >= 25
+    search = create_search(client, budget={"max_trials": 5, "max_parallel": 5})
+    finished = claim(client, search["id"])
+    complete(client, finished, 0.5)
+    running = claim(client, search["id"])
+    done = create_search(client, name="done", budget={"max_trials": 1, "max_parallel": 1})
+    complete(client, claim(client, done["id"]), 0.5)
+    names = {"search": search["id"], "done": done["id"], "running": running["trial_id"],
+             "finished": finished["trial_id"], "token": running["lease_token"]}
+    before = dump_tables(database_url)
+    failures = []
+    for name, method, path, body, status, fragment in CASES:
+        kwargs: dict[str, Any] = {}
+        if isinstance(body, Raw):
+            kwargs = {"content": body.data, "headers": {"content-type": body.content_type}}
+        elif isinstance(body, bytes):
+            kwargs = {"content": _fill(body.decode(), names).encode(),
+                      "headers": {"content-type": "application/json"}}
+        elif body is not None:
+            kwargs = {"json": json.loads(_fill(json.dumps(body), names))}
+        response = client.request(method, API + _fill(path, names), **kwargs)
+        detail = response.json().get("detail") if response.headers.get(
+            "content-type", "").startswith("application/json") else None
+        text = json.dumps(detail)
+        ok = response.status_code == status and detail and fragment in text
+        if status == 422:
+            ok = ok and all(item["loc"] and item["msg"] for item in detail)
+        if not ok:
+            failures.append(f"{name}: {response.status_code} {response.text[:300]}")
+    assert not failures, "\n".join(failures)
+    assert dump_tables(database_url) == before

@@ -1,0 +1,118 @@
+"""Many workers claiming at once over real HTTP (`caviar serve` in a subprocess).
+
+Eight claimer threads each hold up to ten trials, so together they ask for 80
+while max_parallel is 50; a poller watches the server's running count.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.service.helpers import API, make_spec
+
+TRIALS, PARALLEL, CLAIMERS, HOLD = 500, 50, 8, 10
+
+
+def _claimer(url: str, search_id: int | None, name: str, claims: list, lock: threading.Lock,
+             errors: list) -> None:
+    """Claim (of one search, or of any with search_id None) and complete until no work is left."""
+    held: list[dict] = []
+    with httpx.Client(base_url=url, timeout=30) as http:
+        try:
+            while True:
+                answer = None
+                if len(held) < HOLD:
+                    body = {"worker_id": name}
+                    if search_id is not None:
+                        body["search_id"] = search_id
+                    answer = http.post(f"{API}/trials/claim", json=body)
+                    assert answer.status_code in (200, 204), answer.text
+                    if answer.status_code == 200:
+                        assignment = answer.json()
+                        held.append(assignment)
+                        with lock:
+                            claims.append((name, assignment["trial_id"], assignment["number"]))
+                        continue
+                if held:
+                    assignment = held.pop(0)
+                    done = http.post(f"{API}/trials/{assignment['trial_id']}/complete", json={
+                        "lease_token": assignment["lease_token"],
+                        "metrics": {"dev_accuracy": assignment["number"] / TRIALS}})
+                    assert done.status_code == 200, done.text
+                    continue
+                running = http.get(f"{API}/searches", params={"status": "running"}).json()
+                if running["total"] == 0:
+                    return
+                time.sleep(0.01)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(f"{name}: {error!r}")
+
+
+def _poller(url: str, search_id: int, seen: list, stop: threading.Event) -> None:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        while not stop.is_set():
+            seen.append(http.get(f"{API}/searches/{search_id}").json()["counts"]["running"])
+            time.sleep(0.005)
+
+
+@pytest.mark.e2e
+def test_every_trial_is_claimed_once_and_max_parallel_holds(server):
+    spec = make_spec(budget={"max_trials": TRIALS, "max_parallel": PARALLEL})
+    search = httpx.post(f"{server.url}{API}/searches", json=spec, timeout=30).json()
+    claims: list = []
+    errors: list = []
+    seen: list[int] = []
+    lock, stop = threading.Lock(), threading.Event()
+    poller = threading.Thread(target=_poller, args=(server.url, search["id"], seen, stop))
+    poller.start()
+    threads = [threading.Thread(target=_claimer, args=(server.url, search["id"], f"w{i}",
+                                                       claims, lock, errors))
+               for i in range(CLAIMERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    stop.set()
+    poller.join()
+    assert not errors, errors
+    assert not any(thread.is_alive() for thread in threads)
+
+    assert len(claims) == TRIALS
+    assert len({trial_id for _, trial_id, _ in claims}) == TRIALS
+    assert sorted(number for _, _, number in claims) == list(range(TRIALS))
+    assert max(seen) <= PARALLEL and max(seen) >= PARALLEL - 10, max(seen)
+
+    final = httpx.get(f"{server.url}{API}/searches/{search['id']}", timeout=30).json()
+    assert final["status"] == "completed" and final["counts"]["completed"] == TRIALS
+    assert final["best_trial"]["number"] == TRIALS - 1
+    trials = httpx.get(f"{server.url}{API}/searches/{search['id']}/trials",
+                       params={"limit": TRIALS}, timeout=30).json()["items"]
+    claimed_by = {trial_id: name for name, trial_id, _ in claims}
+    assert all(t["attempt"] == 1 and t["worker_id"] == claimed_by[t["id"]] for t in trials)
+
+
+@pytest.mark.e2e
+def test_claims_without_a_search_spread_over_searches_without_loss(server):
+    ids = []
+    for index in range(3):
+        spec = make_spec(name=f"s{index}", budget={"max_trials": 40, "max_parallel": 20})
+        ids.append(httpx.post(f"{server.url}{API}/searches", json=spec, timeout=30).json()["id"])
+    claims: list = []
+    errors: list = []
+    lock = threading.Lock()
+    threads = [threading.Thread(target=_claimer, args=(server.url, None, f"w{i}", claims, lock,
+                                                       errors))
+               for i in range(CLAIMERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert len(claims) == 120 and len({trial_id for _, trial_id, _ in claims}) == 120
+    for search_id in ids:
+        final = httpx.get(f"{server.url}{API}/searches/{search_id}", timeout=30).json()
+        assert final["status"] == "completed" and final["counts"]["completed"] == 40

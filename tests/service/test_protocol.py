@@ -1,0 +1,320 @@
+"""The worker protocol through the HTTP API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from tests.service.helpers import API, call, claim, complete, create_search, get_search, report
+
+
+def test_claim_hands_out_a_full_assignment_under_a_lease(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"], worker_id="node-1/42")
+    assert assignment["number"] == 0 and assignment["attempt"] == 1
+    assert assignment["search_id"] == search["id"]
+    assert set(assignment["params"]) == {"learning_rate", "hidden_units", "optimizer", "epochs"}
+    assert 1e-4 <= assignment["params"]["learning_rate"] <= 1
+    assert assignment["dataset"] == {"kind": "builtin", "name": "digits", "options": {}}
+    assert assignment["split"] == {"dev": 0.15, "test": 0.15, "seed": 0}
+    assert assignment["objective"] == {"metric": "dev_accuracy", "goal": "maximize"}
+    assert len(assignment["lease_token"]) == 32 and assignment["heartbeat_interval"] == 10.0
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert trial["status"] == "running" and trial["worker_id"] == "node-1/42"
+    assert trial["lease_expires_at"] == assignment["lease_expires_at"]
+    assert get_search(client, search["id"])["counts"]["running"] == 1
+
+
+def test_claim_respects_max_parallel_and_the_budget(client):
+    search = create_search(client, budget={"max_trials": 3, "max_parallel": 2})
+    first, second = claim(client, search["id"]), claim(client, search["id"])
+    assert first and second and first["trial_id"] != second["trial_id"]
+    assert claim(client, search["id"]) is None  # two running: max_parallel reached
+    complete(client, first, 0.5)
+    third = claim(client, search["id"])
+    assert third["number"] == 2
+    complete(client, second, 0.6)
+    assert claim(client, search["id"]) is None  # budget spent
+    assert claim(client) is None
+
+
+def test_claim_without_search_takes_the_oldest_search_with_work(client):
+    old = create_search(client, budget={"max_trials": 1, "max_parallel": 1})
+    new = create_search(client)
+    assert claim(client)["search_id"] == old["id"]
+    assert claim(client)["search_id"] == new["id"]
+
+
+def test_same_seed_gives_the_same_params(client):
+    first = create_search(client, name="a")
+    second = create_search(client, name="b")
+    assert claim(client, first["id"])["params"] == claim(client, second["id"])["params"]
+
+
+def test_heartbeat_extends_the_lease(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    time.sleep(0.01)
+    answer = call(client, assignment, "heartbeat").json()
+    assert answer["action"] == "continue" and answer["reason"] is None
+    assert answer["lease_expires_at"] > assignment["lease_expires_at"]
+
+
+def test_a_repeated_report_changes_nothing(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    assert report(client, assignment, 0, 0.5)["action"] == "continue"
+    before = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    response = call(client, assignment, "report", epoch=0, metrics={"dev_accuracy": 0.9})
+    assert response.status_code == 200 and response.json()["action"] == "continue"
+    after = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert after == before
+    assert after["intermediate"] == [{"epoch": 0, "dev_accuracy": 0.5, "train_loss": 0.5,
+                                      "dev_loss": 0.5, "learning_rate": 0.01, "seconds": 0.1}]
+    assert after["value"] == 0.5 and after["last_epoch"] == 0
+
+
+def test_report_keeps_the_best_value_so_far(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    for epoch, accuracy in enumerate([0.5, 0.7, 0.6]):
+        report(client, assignment, epoch, accuracy)
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert trial["value"] == 0.7 and trial["last_epoch"] == 2
+    assert [row["epoch"] for row in trial["intermediate"]] == [0, 1, 2]
+
+
+def test_complete_is_idempotent_for_the_same_call(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    first = complete(client, assignment, 0.8)
+    assert first["status"] == "completed" and first["value"] == 0.8
+    again = complete(client, assignment, 0.8)
+    assert again == first  # stored once: same seq, same finish time
+    different = call(client, assignment, "complete", metrics={"dev_accuracy": 0.9})
+    assert different.status_code == 409
+    assert get_search(client, search["id"])["counts"]["completed"] == 1
+
+
+def test_complete_needs_the_objective_metric(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    response = call(client, assignment, "complete", metrics={"dev_loss": 0.1})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "metrics", "dev_accuracy"]
+    response = call(client, assignment, "complete", metrics={"dev_accuracy": None})
+    assert response.status_code == 422 and "finite" in response.json()["detail"][0]["msg"]
+    response = client.post(f"{API}/trials/{assignment['trial_id']}/complete",
+                           content=b'{"lease_token": "%s", "metrics": {"dev_accuracy": NaN}}'
+                           % assignment["lease_token"].encode(),
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert trial["status"] == "running"
+    response = call(client, assignment, "complete",
+                    metrics={"dev_accuracy": 0.5, "dev_loss": None})  # a non-finite loss
+    assert response.status_code == 200 and response.json()["metrics"]["dev_loss"] is None
+
+
+def test_an_expired_lease_requeues_the_trial_and_the_old_token_gets_409(make_client):
+    client = make_client(lease_seconds=0.3)
+    search = create_search(client, budget={"max_trials": 1, "max_parallel": 1,
+                                           "max_attempts": 3})
+    lost = claim(client, search["id"], worker_id="slow")
+    report(client, lost, 0, 0.4)
+    time.sleep(0.5)
+    again = claim(client, search["id"], worker_id="fast")
+    assert again["trial_id"] == lost["trial_id"] and again["attempt"] == 2
+    assert again["params"] == lost["params"] and again["lease_token"] != lost["lease_token"]
+    trial = client.get(f"{API}/trials/{lost['trial_id']}").json()
+    assert trial["intermediate"] == [] and trial["value"] is None  # the lost attempt's rows
+    for verb, body in [("heartbeat", {}), ("report", {"epoch": 1, "metrics": {}}),
+                       ("complete", {"metrics": {"dev_accuracy": 0.9}}),
+                       ("fail", {"error": "late"})]:
+        response = call(client, lost, verb, **body)
+        assert response.status_code == 409, verb
+        assert "lease token" in response.json()["detail"]
+    assert complete(client, again, 0.7)["attempt"] == 2
+    assert get_search(client, search["id"])["status"] == "completed"
+
+
+def test_a_lease_expiring_past_max_attempts_fails_the_trial(make_client):
+    client = make_client(lease_seconds=0.2)
+    search = create_search(client, budget={"max_trials": 1, "max_parallel": 1,
+                                           "max_attempts": 2})
+    claim(client, search["id"])
+    time.sleep(0.3)
+    assert claim(client, search["id"])["attempt"] == 2
+    time.sleep(0.3)
+    assert claim(client, search["id"]) is None
+    trials = client.get(f"{API}/searches/{search['id']}/trials").json()["items"]
+    assert trials[0]["status"] == "failed" and "attempt 2 of 2" in trials[0]["error"]
+    assert "lease expired" in trials[0]["error"]
+    assert get_search(client, search["id"])["status"] == "completed"
+
+
+def test_the_background_sweep_requeues_expired_leases(make_client):
+    client = make_client(lease_seconds=0.2, requeue_seconds=0.1)
+    search = create_search(client)
+    claim(client, search["id"])
+    deadline = time.monotonic() + 5
+    while get_search(client, search["id"])["counts"]["pending"] != 1:
+        assert time.monotonic() < deadline, "the sweep never requeued the trial"
+        time.sleep(0.05)
+    assert get_search(client, search["id"])["counts"]["running"] == 0
+
+
+def test_fail_with_retry_requeues_and_without_fails(client):
+    search = create_search(client, budget={"max_trials": 2, "max_parallel": 2,
+                                           "max_attempts": 2})
+    first = claim(client, search["id"])
+    response = call(client, first, "fail", error="worker shutting down", retry=True)
+    assert response.status_code == 200
+    assert response.json()["status"] == "pending" and response.json()["attempt"] == 2
+    again = claim(client, search["id"])
+    assert again["trial_id"] == first["trial_id"] and again["attempt"] == 2
+    response = call(client, again, "fail", error="still down", retry=True)
+    assert response.json()["status"] == "failed"  # attempts spent
+    second = claim(client, search["id"])
+    failed = call(client, second, "fail", error="ValueError: boom (epoch 3)").json()
+    assert failed["status"] == "failed" and failed["error"] == "ValueError: boom (epoch 3)"
+    final = get_search(client, search["id"])
+    assert final["counts"]["failed"] == 2 and final["status"] == "completed"
+    assert final["best_trial"] is None
+
+
+def test_cancel_stops_pending_and_running_trials(make_client):
+    client = make_client(lease_seconds=0.2)
+    search = create_search(client, budget={"max_trials": 5, "max_parallel": 3})
+    first = claim(client, search["id"])
+    claim(client, search["id"])
+    time.sleep(0.3)
+    running = claim(client, search["id"])  # requeues both expired leases, takes one back
+    assert running["trial_id"] == first["trial_id"] and running["attempt"] == 2
+    assert get_search(client, search["id"])["counts"]["pending"] == 1  # the second
+    response = client.post(f"{API}/searches/{search['id']}/cancel")
+    assert response.status_code == 200
+    cancelled = response.json()
+    assert cancelled["status"] == "cancelled" and cancelled["finished_at"] is not None
+    assert cancelled["counts"]["pending"] == 0 and cancelled["counts"]["cancelled"] == 1
+    assert claim(client, search["id"]) is None
+    answer = call(client, running, "heartbeat").json()
+    assert answer["action"] == "stop" and answer["reason"] == "search cancelled"
+    assert report(client, running, 0, 0.5)["action"] == "stop"
+    assert complete(client, running, 0.5)["status"] == "cancelled"
+    final = get_search(client, search["id"])
+    assert final["counts"]["cancelled"] == 2 and final["counts"]["running"] == 0
+    again = client.post(f"{API}/searches/{search['id']}/cancel")
+    assert again.status_code == 200 and again.json()["status"] == "cancelled"
+
+
+def test_a_user_stop_reaches_the_worker(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    response = client.post(f"{API}/trials/{assignment['trial_id']}/stop")
+    assert response.status_code == 200 and response.json()["stop_reason"] == "stopped by user"
+    answer = report(client, assignment, 0, 0.5)
+    assert answer["action"] == "stop" and answer["reason"] == "stopped by user"
+    assert call(client, assignment, "heartbeat").json()["action"] == "stop"
+    assert complete(client, assignment, 0.5)["status"] == "completed"
+    response = client.post(f"{API}/trials/{assignment['trial_id']}/stop")
+    assert response.status_code == 409 and "not running" in response.json()["detail"]
+
+
+def test_the_median_rule_prunes_a_poor_trial(client):
+    search = create_search(
+        client, budget={"max_trials": 4, "max_parallel": 1},
+        early_stopping={"kind": "median", "min_trials": 2, "min_epochs": 2},
+    )
+    for final in (0.8, 0.9):
+        good = claim(client, search["id"])
+        for epoch in range(3):
+            assert report(client, good, epoch, final - 0.1 * (2 - epoch))["action"] == "continue"
+        complete(client, good, final)
+    poor = claim(client, search["id"])
+    assert report(client, poor, 0, 0.1)["action"] == "continue"  # before min_epochs
+    answer = report(client, poor, 1, 0.2)
+    assert answer["action"] == "stop" and answer["reason"] == "pruned by median rule"
+    assert report(client, poor, 2, 0.95)["action"] == "stop"  # told once, stays told
+    pruned = complete(client, poor, 0.2)
+    assert pruned["status"] == "pruned" and pruned["stop_reason"] == "pruned by median rule"
+    fine = claim(client, search["id"])
+    for epoch, accuracy in enumerate([0.75, 0.85, 0.9]):
+        assert report(client, fine, epoch, accuracy)["action"] == "continue"
+
+
+def test_a_search_completes_and_names_its_best_trial(client):
+    search = create_search(client, budget={"max_trials": 3, "max_parallel": 3})
+    assignments = [claim(client, search["id"]) for _ in range(3)]
+    for assignment, accuracy in zip(assignments, [0.7, 0.9, 0.8], strict=True):
+        assert get_search(client, search["id"])["status"] == "running"
+        complete(client, assignment, accuracy)
+    final = get_search(client, search["id"])
+    assert final["status"] == "completed" and final["finished_at"] is not None
+    assert final["best_trial"]["id"] == assignments[1]["trial_id"]
+    assert final["best_trial"]["value"] == 0.9 and final["n_trials"] == 3
+
+
+def test_the_best_trial_respects_a_minimize_goal(client):
+    search = create_search(client, objective={"metric": "dev_loss", "goal": "minimize"},
+                           budget={"max_trials": 2, "max_parallel": 2})
+    first, second = claim(client, search["id"]), claim(client, search["id"])
+    complete(client, first, 0.7)  # dev_loss 0.3
+    complete(client, second, 0.9)  # dev_loss 0.1
+    assert get_search(client, search["id"])["best_trial"]["id"] == second["trial_id"]
+
+
+def test_grid_budget_is_capped_by_the_grid_size(client):
+    search = create_search(
+        client, sampler={"kind": "grid"}, budget={"max_trials": 100, "max_parallel": 10},
+        parameters={"batch_size": {"type": "choice", "values": [64, 128, 256]}},
+    )
+    assert search["max_trials"] == 3
+    sizes = [claim(client, search["id"])["params"]["batch_size"] for _ in range(3)]
+    assert sorted(sizes) == [64, 128, 256]
+    assert claim(client, search["id"]) is None
+
+
+def test_coarse_to_fine_rounds_and_boxes_are_visible(client):
+    search = create_search(
+        client, sampler={"kind": "coarse_to_fine", "seed": 3, "round_size": 4,
+                         "top_fraction": 0.25, "shrink": 0.5},
+        budget={"max_trials": 8, "max_parallel": 6},
+        parameters={"learning_rate": {"type": "float", "low": 1e-4, "high": 1.0,
+                                      "scale": "log"}},
+    )
+    first_round = [claim(client, search["id"]) for _ in range(4)]
+    assert claim(client, search["id"]) is None  # round 1 waits for round 0 to finish
+    assert get_search(client, search["id"])["max_trials"] == 8
+    best = max(first_round, key=lambda a: -abs(a["params"]["learning_rate"] - 0.01))
+    for assignment in first_round:
+        complete(client, assignment, 0.9 if assignment is best else 0.5)
+    second_round = [claim(client, search["id"]) for _ in range(4)]
+    rounds = get_search(client, search["id"])["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1]
+    assert rounds[0]["box"] == {"learning_rate": [0.0, 1.0]}
+    low, high = rounds[1]["box"]["learning_rate"]
+    assert high - low == 0.5
+    best_unit = (math.log10(best["params"]["learning_rate"]) + 4) / 4
+    assert low <= best_unit <= high
+    for assignment in second_round:
+        unit = (math.log10(assignment["params"]["learning_rate"]) + 4) / 4
+        assert low - 1e-9 <= unit <= high + 1e-9
+    trials = client.get(f"{API}/searches/{search['id']}/trials").json()["items"]
+    assert [t["round"] for t in trials] == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+def test_unknown_trials_and_searches_are_404(client):
+    for method, path, body in [
+        ("post", f"{API}/trials/999/heartbeat", {"lease_token": "x"}),
+        ("post", f"{API}/trials/999/complete", {"lease_token": "x", "metrics": {"a": 1}}),
+        ("post", f"{API}/trials/999/stop", None),
+        ("get", f"{API}/trials/999", None),
+        ("get", f"{API}/searches/999", None),
+        ("get", f"{API}/searches/999/trials?since=0", None),
+        ("post", f"{API}/searches/999/cancel", None),
+        ("post", f"{API}/trials/claim", {"worker_id": "w", "search_id": 999}),
+    ]:
+        response = client.request(method, path, json=body)
+        assert response.status_code == 404, path
+        assert "999 not found" in response.json()["detail"]

@@ -1,0 +1,57 @@
+"""`caviar serve` as users run it: from any directory, with good and bad database URLs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.support.processes import free_port, wait_healthy
+
+
+def run_serve(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "caviar", "serve", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CAVIAR_DATABASE_URL": ""})
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("mysql://root@localhost/caviar", "backend 'mysql' is not supported"),
+        ("not a url", "is not a valid URL"),
+        ("sqlite://", "SQLite needs a file"),
+        ("sqlite:////nonexistent-folder/caviar.db", "cannot open"),
+        ("postgresql+psycopg://postgres:secret@127.0.0.1:5432/caviar_missing_db",
+         'database "caviar_missing_db" does not exist'),
+    ],
+)
+def test_a_bad_database_url_is_a_one_line_error(tmp_path, url, fragment):
+    result = run_serve("--port", str(free_port()), "--database-url", url, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("caviar serve: error: --database-url")
+    assert fragment in lines[0] and "secret" not in lines[0]
+
+
+@pytest.mark.e2e
+def test_serve_migrates_a_new_sqlite_file_in_the_working_directory(tmp_path):
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "caviar", "serve", "--port", str(port)], cwd=tmp_path,
+            stdout=output, stderr=subprocess.STDOUT,
+            env={**os.environ, "CAVIAR_DATABASE_URL": ""},
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, process, log)
+        assert httpx.get(f"{url}/api/v1/searches").json() == {"items": [], "total": 0}
+        assert (tmp_path / "caviar.db").exists()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
