@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from scipy.stats import qmc
 
 from service.search.space import Space
 from service.search.spec import (
@@ -106,6 +105,8 @@ class SobolSearch:
     def sample(
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator
     ) -> Proposal | None:
+        from scipy.stats import qmc  # imported here: it costs a second at server start
+
         engine = qmc.Sobol(len(space.dims), scramble=True, seed=self.seed)
         if history:  # scipy's fast_forward(0) overflows
             engine.fast_forward(len(history))
