@@ -1,0 +1,213 @@
+// One search: header, best-so-far, learning curves, objective against each
+// parameter, parallel coordinates and the trial table, all kept live by
+// polling the `since` cursor until the search has ended.
+
+import { cancelSearch, getSearch, getTrial, trialsSince } from "../api.js";
+import { BestSoFarChart } from "../charts/bestSoFar.js";
+import { CurvesChart } from "../charts/curves.js";
+import { ParallelChart } from "../charts/parallel.js";
+import { purge } from "../charts/plot.js";
+import { ScatterGrid } from "../charts/scatters.js";
+import { el } from "../format.js";
+import { clear, notify } from "../notice.js";
+import { Poller } from "../poller.js";
+import { axesOf } from "../space.js";
+import { TrialStore } from "../store.js";
+import { CurveSet } from "../views/curveSet.js";
+import { download, trialsCsv } from "../views/csv.js";
+import { SearchHeader } from "../views/searchHeader.js";
+import { TrialPanel } from "../views/trialPanel.js";
+import { TrialTable } from "../views/trialTable.js";
+
+const POLL_MS = 2000;
+
+/** Every trial change after `cursor` (following has_more), and the cursor after them. */
+async function pullChanges(searchId, cursor) {
+  const items = [];
+  for (;;) {
+    const page = await trialsSince(searchId, cursor);
+    items.push(...page.items);
+    cursor = page.cursor;
+    if (!page.has_more) return { items, cursor };
+  }
+}
+
+function chartCard(className, ...children) {
+  return el("figure", { class: `card ${className}` }, ...children);
+}
+
+class SearchPage {
+  constructor(root, search) {
+    this.root = root;
+    this.search = search;
+    const spec = search.spec;
+    this.metric = spec.objective.metric;
+    this.axes = axesOf(spec);
+    this.store = new TrialStore(spec.objective.goal);
+    const pick = (id) => this.panel.open(id).catch((error) => notify(error.message, "error"));
+    this.panel = new TrialPanel(this.store);
+    this.liveNote = el("span", { class: "live" });
+    this.build(pick);
+  }
+
+  build(pick) {
+    const headerSlot = el("div");
+    this.header = new SearchHeader(headerSlot, {
+      onCancel: () => this.cancel(),
+      onDownload: () =>
+        download(
+          `search-${this.search.id}-trials.csv`,
+          trialsCsv(
+            this.store.all(),
+            this.axes.map((a) => a.name),
+          ),
+        ),
+      onPick: pick,
+    });
+    const best = el("div", { class: "chart", id: "chart-best" });
+    const accuracy = el("div", { class: "chart", id: "chart-curves-accuracy" });
+    const loss = el("div", { class: "chart", id: "chart-curves-loss" });
+    const scatters = el("div", { class: "scatter-grid", id: "scatters" });
+    const parallel = el("div", { class: "chart tall", id: "chart-parallel" });
+    const table = el("section", { class: "card table-card", id: "trial-table" });
+    this.root.replaceChildren(
+      headerSlot,
+      this.liveNote,
+      el(
+        "div",
+        { class: "row three" },
+        chartCard("best-card", best),
+        chartCard("curves-card", accuracy),
+        chartCard("curves-card", loss),
+      ),
+      el(
+        "p",
+        { class: "caption muted" },
+        "Learning curves of the running trials, the 10 best and the latest stopped early: solid",
+        " while running or completed, dotted and ending in × when pruned, dashed and ending in ×",
+        " when stopped by the user or a cancel. Click a point for its trial.",
+      ),
+      el("h2", { class: "section" }, `${this.metric} against each parameter`),
+      scatters,
+      chartCard("parallel-card", parallel),
+      el("h2", { class: "section" }, "Trials"),
+      table,
+    );
+    this.best = new BestSoFarChart(best, this.store, this.metric, pick);
+    this.scatters = new ScatterGrid(scatters, this.axes, this.metric, this.store, pick);
+    this.parallel = new ParallelChart(
+      parallel,
+      this.axes,
+      this.metric,
+      this.search.spec.objective.goal,
+      this.store,
+    );
+    this.curves = new CurveSet(this.store, new CurvesChart(accuracy, loss, pick), getTrial);
+    this.table = new TrialTable(
+      table,
+      this.axes.map((a) => a.name),
+      this.metric,
+      this.store,
+      pick,
+    );
+  }
+
+  /**
+   * First full render of every trial (fetched alongside the search), then
+   * mark the page ready and poll. The first poll runs even for an ended
+   * search: it reads the search before the trials, so it sees every change
+   * made before the search ended, and only then may polling stop.
+   */
+  async start(first) {
+    this.store.cursor = first.cursor;
+    const changed = this.store.merge(first.items);
+    await this.redraw(changed, () => performance.mark("caviar:table"));
+    this.showLive(this.live());
+    performance.mark("caviar:ready");
+    window.caviarReady = performance.now();
+    document.body.dataset.ready = "search";
+    this.poller = new Poller(
+      () => this.tick(),
+      POLL_MS,
+      (error) => notify(error.message, "error"),
+    );
+    this.pollTimer = setTimeout(() => this.poller.start(), POLL_MS);
+  }
+
+  /** Header and table first (they need no Plotly), then every chart; afterTable marks the gap. */
+  async redraw(changed, afterTable = () => {}) {
+    this.header.update(this.search);
+    this.table.refresh();
+    afterTable();
+    await Promise.all([
+      this.best.update(),
+      this.scatters.update(changed, this.search.rounds),
+      this.parallel.update(),
+      this.curves.update(),
+    ]);
+  }
+
+  /**
+   * Keep polling while the search runs or any of its trials may still change.
+   * Each poll reads the search before the trials, so once it has ended the
+   * same poll has seen every trial change made before the end.
+   */
+  live() {
+    return (
+      this.search.status === "running" ||
+      this.store.running().length > 0 ||
+      this.store.all().some((t) => t.status === "pending")
+    );
+  }
+
+  showLive(on) {
+    this.liveNote.textContent = on ? "● live" : `search ${this.search.status}: updates stopped`;
+    this.liveNote.classList.toggle("on", on);
+  }
+
+  /** One poll: the search (counts, status, rounds) first, then what changed since the cursor. */
+  async tick() {
+    this.search = await getSearch(this.search.id);
+    const { items, cursor } = await pullChanges(this.search.id, this.store.cursor);
+    this.store.cursor = cursor;
+    clear();
+    const changed = this.store.merge(items);
+    if (changed.length) {
+      await this.redraw(changed);
+      await this.panel.refresh();
+    } else {
+      this.header.update(this.search);
+    }
+    const more = this.live();
+    this.showLive(more);
+    return more;
+  }
+
+  async cancel() {
+    try {
+      this.search = await cancelSearch(this.search.id);
+      this.header.update(this.search);
+      notify(`Search ${this.search.name} cancelled`);
+    } catch (error) {
+      notify(`Cancel failed: ${error.message}`, "error");
+    }
+  }
+
+  unmount() {
+    clearTimeout(this.pollTimer);
+    if (this.poller) this.poller.stop();
+    this.panel.remove();
+    this.parallel.dispose();
+    for (const div of this.root.querySelectorAll(".js-plotly-plot")) purge(div);
+  }
+}
+
+/** Mount the page of search `id` into root; returns the page (with unmount()). */
+export async function mountSearchPage(root, id) {
+  root.replaceChildren(el("p", { class: "muted" }, "Loading search…"));
+  const [search, first] = await Promise.all([getSearch(id), pullChanges(id, 0)]);
+  performance.mark("caviar:data");
+  const page = new SearchPage(root, search);
+  await page.start(first);
+  return page;
+}

@@ -1,0 +1,99 @@
+// The in-memory copy of one search's trials, merged from `since` polls.
+
+export const FINISHED = ["completed", "failed", "pruned", "cancelled"];
+export const STATES = ["pending", "running", "completed", "failed", "pruned", "cancelled"];
+
+/** Trials by id, kept current by merging what each poll says changed. */
+export class TrialStore {
+  constructor(goal) {
+    this.goal = goal;
+    this.byId = new Map();
+    this.cursor = 0;
+    this.version = 0;
+    this.cache = new Map();
+  }
+
+  /** Merge changed trials; returns those newer than what we held. */
+  merge(items) {
+    const changed = [];
+    for (const trial of items) {
+      const old = this.byId.get(trial.id);
+      if (old && old.seq >= trial.seq) continue;
+      this.byId.set(trial.id, trial);
+      changed.push(trial);
+    }
+    if (changed.length) {
+      this.version += 1;
+      this.cache.clear();
+    }
+    return changed;
+  }
+
+  get(id) {
+    return this.byId.get(id);
+  }
+
+  /** Is value a better than value b for this search's goal? */
+  better(a, b) {
+    return this.goal === "minimize" ? a < b : a > b;
+  }
+
+  /** Sort key that puts the best value first. */
+  rankOf(value) {
+    return this.goal === "minimize" ? value : -value;
+  }
+
+  memo(key, compute) {
+    if (!this.cache.has(key)) this.cache.set(key, compute());
+    return this.cache.get(key);
+  }
+
+  /** Every trial, by number. */
+  all() {
+    return this.memo("all", () => [...this.byId.values()].sort((a, b) => a.number - b.number));
+  }
+
+  /** Completed trials with a value, by number: what the charts plot. */
+  completed() {
+    return this.memo("completed", () =>
+      this.all().filter((t) => t.status === "completed" && t.value !== null),
+    );
+  }
+
+  /** Pruned trials with a (partial) value, by number. */
+  pruned() {
+    return this.memo("pruned", () =>
+      this.all().filter((t) => t.status === "pruned" && t.value !== null),
+    );
+  }
+
+  running() {
+    return this.memo("running", () => this.all().filter((t) => t.status === "running"));
+  }
+
+  /** The n best completed trials, best first. */
+  top(n) {
+    return this.memo(`top${n}`, () => {
+      const best = [];
+      for (const trial of this.completed()) {
+        const key = this.rankOf(trial.value);
+        if (best.length < n || key < best[best.length - 1].key) {
+          best.push({ key, trial });
+          best.sort((a, b) => a.key - b.key);
+          if (best.length > n) best.pop();
+        }
+      }
+      return best.map((entry) => entry.trial);
+    });
+  }
+
+  /** Trials stopped early (pruned, or stopped by the user or the cancel), latest first. */
+  stoppedRecently(n) {
+    return this.memo(`stopped${n}`, () =>
+      [...this.byId.values()]
+        .filter((t) => t.stop_reason && t.last_epoch !== null)
+        .sort((a, b) => b.seq - a.seq)
+        .slice(0, n),
+    );
+  }
+}

@@ -1,0 +1,47 @@
+"""The dashboard's static files: served by the server, self-contained, Plotly pinned."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from tests.support.processes import Server
+
+STATIC = Path(__file__).resolve().parents[2] / "service" / "dashboard" / "static"
+
+
+def test_every_module_is_preloaded_and_every_preload_exists():
+    html = (STATIC / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', html))
+    modules = {str(path.relative_to(STATIC)) for path in (STATIC / "js").rglob("*.js")}
+    assert preloaded == modules - {"js/main.js"}
+
+
+def test_nothing_is_loaded_from_another_host():
+    for path in [STATIC / "index.html", *STATIC.rglob("*.js"), *STATIC.rglob("*.css")]:
+        if "vendor" in path.parts:
+            continue
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", path.read_text()), path
+        assert "fetch(\"http" not in path.read_text(), path
+
+
+def test_vendored_plotly_is_the_pinned_version_with_its_license():
+    readme = (STATIC / "vendor" / "README.md").read_text()
+    pinned = re.search(r"`plotly.js-dist-min`.*?\| (\d+\.\d+\.\d+) \|", readme).group(1)
+    with (STATIC / "vendor" / "plotly.min.js").open() as bundle:
+        header = bundle.read(200)
+    assert f"plotly.js v{pinned}" in header
+    assert "MIT" in (STATIC / "vendor" / "LICENSE-plotly.txt").read_text()
+
+
+def test_the_server_serves_the_dashboard_and_its_assets(server: Server):
+    index = httpx.get(f"{server.url}/")
+    assert index.status_code == 200
+    assert '<main id="app"' in index.text
+    for asset in ["js/main.js", "css/dashboard.css", "vendor/plotly.min.js", "favicon.svg"]:
+        answer = httpx.get(f"{server.url}/{asset}")
+        assert answer.status_code == 200, asset
+    assert httpx.get(f"{server.url}/js/main.js").headers["content-type"].startswith(
+        "text/javascript")
