@@ -1,0 +1,66 @@
+"""`caviar status`: the searches, or one search's counts and leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+
+from caviar.commands._leaderboard import (
+    done_count,
+    format_value,
+    goal_of,
+    leaderboard,
+    params_text,
+    searches_table,
+)
+from caviar.commands._server import add_server_option, connect, reports_server_errors
+from caviar.errors import UsageError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "status", help="list searches, or show one search's counts and leaderboard",
+        description="Without SEARCH: the searches, newest first. With SEARCH: its status, "
+        "counts by trial state, best trial and leaderboard.",
+    )
+    parser.add_argument("search", type=int, nargs="?", metavar="SEARCH", help="a search id")
+    add_server_option(parser)
+    parser.add_argument("--top", type=int, default=10, help="leaderboard rows (default 10)")
+    parser.add_argument("--limit", type=int, default=50, help="searches listed (default 50)")
+    parser.set_defaults(run=run)
+
+
+@reports_server_errors
+def run(args: argparse.Namespace) -> int:
+    if args.search is not None and args.search < 1:
+        raise UsageError(f"SEARCH: must be a search id (1 or more), got {args.search}")
+    with connect(args) as client:
+        if args.search is None:
+            page = client.list_searches(limit=args.limit)
+            if not page["items"]:
+                print("no searches yet")
+            else:
+                print(searches_table(page["items"]))
+            return 0
+        search = client.get_search(args.search)
+        trials = client.list_trials(args.search, status="completed")["items"]
+    print(describe(search))
+    print()
+    print(leaderboard(search, trials, top=args.top))
+    return 0
+
+
+def describe(search: dict) -> str:
+    """The search's header: name, status, progress, counts by state, best trial."""
+    counts = search.get("counts") or {}
+    metric, goal = goal_of(search)
+    lines = [
+        f"search {search['id']} {search['name']}: {search['status']}, "
+        f"{done_count(search)}/{search.get('max_trials')} trials done",
+        "  " + ", ".join(f"{state} {n}" for state, n in counts.items()),
+        f"  objective: {goal} {metric}",
+    ]
+    best = search.get("best_trial")
+    if best:
+        lines.append(f"  best: trial #{best['number']} {metric} {format_value(best.get('value'))}"
+                     f" ({params_text(best.get('params', {}))})")
+    return "\n".join(lines)

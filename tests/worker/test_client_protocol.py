@@ -1,0 +1,83 @@
+"""The client against a real server: the worker protocol's answers, and 409 as LeaseLost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.helpers import moons_spec
+from tests.support.databases import sqlite_url
+from tests.support.processes import Server, live_server
+from worker.client import ApiError, CaviarClient, LeaseLost
+
+pytestmark = pytest.mark.timeout(60)
+METRICS = {"train_loss": 0.6, "dev_loss": 0.5, "dev_accuracy": 0.75, "learning_rate": 0.01,
+           "seconds": 0.02}
+FINAL = {"dev_accuracy": 0.75, "dev_loss": 0.5, "train_accuracy": 0.8, "epochs": 1,
+         "seconds": 0.02, "samples_per_second": 1000.0}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("client-server")
+    with live_server(sqlite_url(folder), folder) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[CaviarClient]:
+    with CaviarClient(server.url) as c:
+        yield c
+
+
+def test_claim_heartbeat_report_complete(client):
+    search = client.create_search(moons_spec("protocol", 1, 1))
+    assignment = client.claim("w/1", search_id=search["id"])
+    assert assignment is not None
+    assert assignment.search_id == search["id"] and assignment.attempt == 1
+    assert assignment.params["epochs"] == 1 and assignment.params["optimizer"] == "adam"
+    assert assignment.dataset.kind == "builtin" and assignment.dataset.name == "moons"
+    assert assignment.heartbeat_interval > 0
+    assert not client.heartbeat(assignment.trial_id, assignment.lease_token).stop
+    assert not client.report(assignment.trial_id, assignment.lease_token, 0, METRICS).stop
+    trial = client.complete(assignment.trial_id, assignment.lease_token, FINAL)
+    assert trial["status"] == "completed"
+    again = client.complete(assignment.trial_id, assignment.lease_token, FINAL)
+    assert again["status"] == "completed", "repeating complete is harmless"
+    assert client.claim("w/1", search_id=search["id"]) is None
+
+
+def test_a_stale_lease_token_is_lease_lost(client):
+    search = client.create_search(moons_spec("stale", 1, 1))
+    first = client.claim("w/1", search_id=search["id"])
+    client.fail(first.trial_id, first.lease_token, "worker shutting down", retry_trial=True)
+    second = client.claim("w/2", search_id=search["id"])
+    assert second.trial_id == first.trial_id and second.attempt == 2
+    with pytest.raises(LeaseLost) as lost:
+        client.report(first.trial_id, first.lease_token, 0, METRICS)
+    assert lost.value.status == 409 and lost.value.detail
+    with pytest.raises(LeaseLost):
+        client.heartbeat(first.trial_id, first.lease_token)
+    with pytest.raises(LeaseLost):
+        client.complete(first.trial_id, first.lease_token, FINAL)
+
+
+def test_a_4xx_carries_the_servers_detail(client):
+    with pytest.raises(ApiError) as missing:
+        client.get_trial(10**9)
+    assert missing.value.status == 404 and "not found" in str(missing.value.detail)
+    with pytest.raises(ApiError) as invalid:
+        client.create_search({"name": "x", "dataset": "digits", "parameters": {}})
+    assert invalid.value.status == 422
+    assert any(line.startswith("parameters") for line in invalid.value.messages())
+
+
+def test_since_polling_returns_only_changes(client):
+    search = client.create_search(moons_spec("since", 2, 1))
+    everything = client.trials_since(search["id"], 0)
+    assignment = client.claim("w/1", search_id=search["id"])
+    changed = client.trials_since(search["id"], everything.cursor)
+    assert [t["id"] for t in changed.items] == [assignment.trial_id]
+    assert changed.cursor > everything.cursor
+    assert client.trials_since(search["id"], changed.cursor).items == []

@@ -1,0 +1,324 @@
+"""A typed HTTP client for the Caviar server: the worker protocol and the user's routes.
+
+Usable on its own (the worker, the CLI and user code share it). Every call has a
+timeout. Connection errors and 5xx answers are retried with exponential backoff
+and full jitter; 4xx answers never are. A 409 from a worker write raises
+`LeaseLost` (the worker must drop the trial); any other 4xx raises `ApiError`
+carrying the server's JSON `detail`. When retries run out, `ServerUnavailable`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+API = "/api/v1"
+
+
+class ClientError(Exception):
+    """Base of every error this client raises."""
+
+
+class ServerUnavailable(ClientError):
+    """The server could not be reached, or kept answering 5xx, after every retry."""
+
+
+class ApiError(ClientError):
+    """A 4xx answer: `status` and the server's `detail` (a sentence or a list of errors)."""
+
+    def __init__(self, status: int, detail: Any, method: str, path: str) -> None:
+        self.status = status
+        self.detail = detail
+        self.method = method
+        self.path = path
+        super().__init__(f"{method} {path} -> {status}: {format_detail(detail)}")
+
+    def messages(self) -> list[str]:
+        """One line per error: `field: rule` for validation errors, else the sentence."""
+        if isinstance(self.detail, list):
+            return [_validation_line(item) for item in self.detail]
+        return [format_detail(self.detail)]
+
+
+class LeaseLost(ApiError):
+    """409: the lease token is no longer the trial's current one; drop the trial."""
+
+
+def _validation_line(item: Any) -> str:
+    if not isinstance(item, Mapping):
+        return str(item)
+    loc = [str(part) for part in item.get("loc", []) if part not in ("body", "query", "path")]
+    where = ".".join(loc) or "request"
+    return f"{where}: {item.get('msg', '')}"
+
+
+def format_detail(detail: Any) -> str:
+    """The server's `detail` as one line."""
+    if isinstance(detail, list):
+        return "; ".join(_validation_line(item) for item in detail)
+    return str(detail)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt n waits U(0, min(cap, base * 2**n)).
+
+    `attempts` counts every try (1 = no retry); None retries until it succeeds.
+    """
+
+    attempts: int | None = 5
+    base: float = 0.2
+    cap: float = 5.0
+
+    def delay(self, retry: int, rng: random.Random) -> float:
+        """Seconds to wait before retry number `retry` (0 for the first retry)."""
+        return rng.uniform(0, min(self.cap, self.base * 2**retry))
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """Where a trial's data comes from: a built-in name, or an uploaded file to download."""
+
+    kind: str
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    format: str | None = None
+    label_column: str = "label"
+    sha256: str | None = None
+    url: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DatasetRef:
+        return cls(
+            kind=data["kind"], name=data.get("name") or "", options=dict(data.get("options") or {}),
+            id=data.get("id"), format=data.get("format"),
+            label_column=data.get("label_column") or "label", sha256=data.get("sha256"),
+            url=data.get("url"),
+        )
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A claimed trial: what to train, on which data, and the lease that proves ownership."""
+
+    trial_id: int
+    search_id: int
+    number: int
+    attempt: int
+    params: dict[str, Any]
+    dataset: DatasetRef
+    split: dict[str, Any]
+    objective: dict[str, Any]
+    lease_token: str
+    lease_expires_at: str
+    heartbeat_interval: float
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Assignment:
+        return cls(
+            trial_id=int(data["trial_id"]), search_id=int(data["search_id"]),
+            number=int(data["number"]), attempt=int(data["attempt"]),
+            params=dict(data["params"]), dataset=DatasetRef.from_json(data["dataset"]),
+            split=dict(data["split"]), objective=dict(data["objective"]),
+            lease_token=data["lease_token"], lease_expires_at=data["lease_expires_at"],
+            heartbeat_interval=float(data["heartbeat_interval"]),
+        )
+
+
+@dataclass(frozen=True)
+class Action:
+    """The server's answer to a heartbeat or report: continue, or stop (with the reason)."""
+
+    action: str
+    reason: str | None = None
+
+    @property
+    def stop(self) -> bool:
+        return self.action == "stop"
+
+
+@dataclass(frozen=True)
+class TrialChanges:
+    """One `since` poll: the trials changed after the cursor, the next cursor, more to fetch."""
+
+    items: list[dict[str, Any]]
+    cursor: int
+    has_more: bool
+
+
+class CaviarClient:
+    """HTTP client for one Caviar server (base URL without `/api/v1`)."""
+
+    def __init__(self, base_url: str, timeout: float = 10.0, retry: RetryPolicy | None = None,
+                 transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep, seed: int | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CaviarClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # The transport: one request with the retry policy.
+
+    def request(self, method: str, path: str, *, json: Any = None, params: Any = None,
+                files: Any = None, data: Any = None, idempotent: bool = True,
+                retry: RetryPolicy | None = None) -> httpx.Response:
+        """Send one request; retry connection errors and 5xx; raise on 4xx.
+
+        A non-idempotent request (creating a search, uploading) is retried only when
+        it cannot have been processed: a failed connect, or a 503.
+        """
+        policy = retry or self.retry
+        tries = 0
+        while True:
+            response, problem, retryable = self._try_once(method, path, json, params, files,
+                                                          data, idempotent)
+            if response is not None:
+                return response
+            tries += 1
+            if not retryable or (policy.attempts is not None and tries >= policy.attempts):
+                raise ServerUnavailable(
+                    f"{method} {self.base_url}{path}: {problem} (after {tries} tries)"
+                )
+            self._sleep(policy.delay(tries - 1, self._rng))
+
+    def _try_once(self, method: str, path: str, json: Any, params: Any, files: Any, data: Any,
+                  idempotent: bool) -> tuple[httpx.Response | None, str, bool]:
+        """(the final response, or None with what went wrong and whether to retry)."""
+        try:
+            response = self._http.request(method, path, json=json, params=params,
+                                          files=files, data=data)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            return None, f"cannot connect ({error})", True
+        except httpx.TransportError as error:
+            return None, f"{type(error).__name__} ({error})", idempotent
+        if response.status_code >= 500:
+            retryable = idempotent or response.status_code == 503
+            return None, f"server error {response.status_code}", retryable
+        if response.status_code >= 400:
+            raise self._api_error(response, method, path)
+        return response, "", False
+
+    @staticmethod
+    def _api_error(response: httpx.Response, method: str, path: str) -> ApiError:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        kind = LeaseLost if response.status_code == 409 else ApiError
+        return kind(response.status_code, detail, method, path)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, API + path, **kwargs).json()
+
+    # The worker protocol.
+
+    def claim(self, worker_id: str, search_id: int | None = None) -> Assignment | None:
+        """A trial to train, or None when there is no work (204)."""
+        body: dict[str, Any] = {"worker_id": worker_id}
+        if search_id is not None:
+            body["search_id"] = search_id
+        response = self.request("POST", f"{API}/trials/claim", json=body)
+        if response.status_code == 204:
+            return None
+        return Assignment.from_json(response.json())
+
+    def heartbeat(self, trial_id: int, lease_token: str) -> Action:
+        data = self._json("POST", f"/trials/{trial_id}/heartbeat",
+                          json={"lease_token": lease_token})
+        return Action(data["action"], data.get("reason"))
+
+    def report(self, trial_id: int, lease_token: str, epoch: int,
+               metrics: Mapping[str, float]) -> Action:
+        data = self._json("POST", f"/trials/{trial_id}/report",
+                          json={"lease_token": lease_token, "epoch": epoch,
+                                "metrics": dict(metrics)})
+        return Action(data["action"], data.get("reason"))
+
+    def complete(self, trial_id: int, lease_token: str, metrics: Mapping[str, Any],
+                 retry: RetryPolicy | None = None) -> dict[str, Any]:
+        return self._json("POST", f"/trials/{trial_id}/complete",
+                          json={"lease_token": lease_token, "metrics": dict(metrics)},
+                          retry=retry)
+
+    def fail(self, trial_id: int, lease_token: str, error: str, retry_trial: bool = False,
+             retry: RetryPolicy | None = None) -> dict[str, Any]:
+        """Report a failed trial; `retry_trial` gives it back to be run again at once."""
+        return self._json("POST", f"/trials/{trial_id}/fail",
+                          json={"lease_token": lease_token, "error": error,
+                                "retry": retry_trial},
+                          retry=retry)
+
+    def download(self, url: str) -> tuple[bytes, str | None]:
+        """An uploaded dataset's bytes and the server's `X-Caviar-SHA256` header."""
+        response = self.request("GET", url)
+        return response.content, response.headers.get("X-Caviar-SHA256")
+
+    # Searches, trials and datasets.
+
+    def health(self) -> bool:
+        """True when the server answers /healthz with 200 (no retries)."""
+        try:
+            return self._http.get("/healthz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def create_search(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/searches", json=dict(spec), idempotent=False)
+
+    def list_searches(self, limit: int = 50, offset: int = 0,
+                      status: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if status:
+            params["status"] = status
+        return self._json("GET", "/searches", params=params)
+
+    def get_search(self, search_id: int) -> dict[str, Any]:
+        return self._json("GET", f"/searches/{search_id}")
+
+    def cancel_search(self, search_id: int) -> dict[str, Any]:
+        return self._json("POST", f"/searches/{search_id}/cancel")
+
+    def list_trials(self, search_id: int, status: str | None = None, limit: int = 10_000,
+                    offset: int = 0, order: str = "number") -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset, "order": order}
+        if status:
+            params["status"] = status
+        return self._json("GET", f"/searches/{search_id}/trials", params=params)
+
+    def trials_since(self, search_id: int, cursor: int, limit: int = 5000) -> TrialChanges:
+        data = self._json("GET", f"/searches/{search_id}/trials",
+                          params={"since": cursor, "limit": limit})
+        return TrialChanges(data["items"], int(data["cursor"]), bool(data.get("has_more")))
+
+    def get_trial(self, trial_id: int) -> dict[str, Any]:
+        return self._json("GET", f"/trials/{trial_id}")
+
+    def stop_trial(self, trial_id: int) -> dict[str, Any]:
+        return self._json("POST", f"/trials/{trial_id}/stop")
+
+    def upload_dataset(self, filename: str, content: bytes, name: str | None = None,
+                       label_column: str = "label") -> dict[str, Any]:
+        form = {"label_column": label_column}
+        if name:
+            form["name"] = name
+        return self._json("POST", "/datasets", files={"file": (filename, content)},
+                          data=form, idempotent=False)
+
+    def list_datasets(self) -> dict[str, Any]:
+        return self._json("GET", "/datasets")

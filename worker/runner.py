@@ -1,0 +1,238 @@
+"""One worker process's loop: claim a trial, load its data, train it, report, complete; repeat.
+
+- Reports and heartbeats go through a `TrialSession` while the engine trains.
+- A finished result is retried until the server accepts it or answers that the
+  lease is gone (409), so a server restart does not lose it.
+- A diverged or crashing run is reported with `fail` and the reason; the loop goes on.
+- `request_shutdown()` (from SIGTERM/SIGINT) stops claiming and gives the running
+  trial back at once, so the server requeues it without waiting for its lease.
+- The runner measures where its time goes: training, or everything else of a
+  trial (claiming, loading data, reporting, completing), and idle waiting for work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from worker.cache import DataCache
+from worker.client import (
+    ApiError,
+    Assignment,
+    CaviarClient,
+    LeaseLost,
+    ServerUnavailable,
+)
+from worker.datasets import DatasetError, Split
+from worker.nn.config import ConfigError, TrainingConfig
+from worker.nn.train import TrainResult, train
+from worker.session import TrialSession
+
+
+@dataclass
+class TimeSplit:
+    """Where a worker's seconds go.
+
+    `training`: inside the engine. `data`: loading and splitting datasets (once per
+    dataset and process; includes a download). `overhead`: the rest of each trial's
+    wall time, from the claim to the result accepted: HTTP and the server's database.
+    `idle`: waiting for work, or for an unreachable server.
+    """
+
+    training: float = 0.0
+    data: float = 0.0
+    overhead: float = 0.0
+    idle: float = 0.0
+    trials: int = 0
+
+    @property
+    def training_fraction(self) -> float:
+        """Training over training plus overhead: the share not spent waiting on the server."""
+        busy = self.training + self.overhead
+        return self.training / busy if busy else 0.0
+
+    def as_json(self) -> str:
+        return json.dumps({**asdict(self), "training_fraction": self.training_fraction})
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """What `caviar worker` passes to each process."""
+
+    worker_id: str
+    search_id: int | None = None
+    max_trials: int | None = None
+    idle_exit: float | None = None
+    verbose: bool = False
+    poll_seconds: float = 0.5
+    parent_pid: int | None = None
+
+
+class Runner:
+    """The claim → train → complete loop of one worker process."""
+
+    def __init__(self, client: CaviarClient, options: RunnerOptions,
+                 cache: DataCache | None = None, log: logging.Logger | None = None) -> None:
+        self.client = client
+        self.options = options
+        self.cache = cache or DataCache(client)
+        self.log = log or logging.getLogger("caviar.worker")
+        self.times = TimeSplit()
+        self._shutdown = False
+
+    def request_shutdown(self) -> None:
+        """Stop claiming; give the running trial back. Safe to call from a signal handler."""
+        self._shutdown = True
+
+    def shutting_down(self) -> bool:
+        """True after request_shutdown(), or once the parent pool process is gone."""
+        parent = self.options.parent_pid
+        return self._shutdown or (parent is not None and os.getppid() != parent)
+
+    def run(self) -> int:
+        """Loop until shutdown, --max-trials or --idle-exit; return the exit code (0)."""
+        self.log.info("worker %s pulling from %s", self.options.worker_id, self.client.base_url)
+        idle_since = time.monotonic()
+        unreachable = 0
+        while not self.shutting_down():
+            if self.options.max_trials is not None and self.times.trials >= self.options.max_trials:
+                break
+            started = time.monotonic()
+            try:
+                assignment = self.client.claim(self.options.worker_id, self.options.search_id)
+            except ServerUnavailable as error:
+                if unreachable == 0:
+                    self.log.warning("server unreachable, retrying: %s", error)
+                unreachable += 1
+                self._idle(min(5.0, 0.5 * unreachable), started)
+            except ApiError as error:
+                self.log.error("claim refused: %s", error)
+                self._idle(5.0, started)
+            else:
+                if unreachable:
+                    self.log.info("server reachable again")
+                unreachable = 0
+                if assignment is None:
+                    self._idle(self.options.poll_seconds, started)
+                else:
+                    self._run_trial(assignment, started)
+                    idle_since = time.monotonic()
+                    continue
+            idle_exit = self.options.idle_exit
+            if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
+                self.log.info("no work for %.0f s; exiting", idle_exit)
+                break
+        self.log.info("stats: %s", self.times.as_json())
+        return 0
+
+    def _idle(self, seconds: float, started: float) -> None:
+        """Wait for work, waking early on shutdown."""
+        deadline = started + seconds
+        while not self.shutting_down() and time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        self.times.idle += time.monotonic() - started
+
+    def _run_trial(self, a: Assignment, claimed_at: float) -> None:
+        self.times.trials += 1
+        self.log.info("trial %d (search %d #%d, attempt %d) claimed", a.trial_id, a.search_id,
+                      a.number, a.attempt)
+        loading = time.monotonic()
+        try:
+            config = TrainingConfig.from_dict(a.params)
+            data = self.cache.split(a.dataset, a.split)
+        except (ConfigError, DatasetError) as error:
+            self._fail(a, f"{type(error).__name__}: {error}")
+            self.times.overhead += time.monotonic() - claimed_at
+            return
+        except ServerUnavailable as error:
+            self.log.warning("trial %d dropped: cannot load its data (%s)", a.trial_id, error)
+            self.times.overhead += time.monotonic() - claimed_at
+            return
+        data_seconds = time.monotonic() - loading
+        training = self._train_and_finish(a, config, data)
+        self.times.data += data_seconds
+        self.times.training += training
+        self.times.overhead += time.monotonic() - claimed_at - data_seconds - training
+
+    def _train_and_finish(self, a: Assignment, config: TrainingConfig, data: Split) -> float:
+        """Train the trial and settle it with the server; return the seconds spent training."""
+        session = TrialSession(self.client, a, self.log, self.shutting_down, self.options.verbose)
+        session.start()
+        began = time.monotonic()
+        result: TrainResult | None = None
+        crash: Exception | None = None
+        try:
+            result = train(config, data.X_train, data.y_train, data.X_dev, data.y_dev,
+                           on_epoch=session.on_epoch)
+        except Exception as error:  # a crashing run is reported, and the worker goes on
+            crash = error
+        training = time.monotonic() - began - session.blocked_seconds
+        interrupted = (result is not None and result.status == "stopped"
+                       and session.stop_reason is None and self.shutting_down())
+        session.close(give_back=interrupted)
+        if session.given_back:
+            self.log.info("trial %d given back: worker shutting down", a.trial_id)
+        elif session.lost:
+            self.log.info("trial %d dropped: lease lost", a.trial_id)
+        elif crash is not None:
+            self._fail(a, f"{type(crash).__name__}: {crash} (epoch {session.last_epoch + 1})")
+        elif result is not None and result.status == "diverged":
+            self._fail(a, result.error or f"diverged (epoch {session.last_epoch})")
+        elif result is not None:
+            self._complete(a, result, session)
+        return training
+
+    def _complete(self, a: Assignment, result: TrainResult, session: TrialSession) -> None:
+        metrics = result.metrics()
+        if session.last_report is not None:
+            metrics.setdefault("train_loss", session.last_report.train_loss)
+        try:
+            trial = self._deliver(a, lambda: self.client.complete(a.trial_id, a.lease_token,
+                                                                  metrics))
+        except ApiError as error:
+            self._fail(a, f"result refused: {error}")
+            return
+        if trial is None:
+            return
+        metric = a.objective.get("metric", "dev_accuracy")
+        how = f" ({session.stop_reason})" if session.stop_reason else ""
+        self.log.info("trial %d finished%s: %s %.4f after %d epochs in %.1f s -> %s",
+                      a.trial_id, how, metric, metrics.get(metric, float("nan")),
+                      result.epochs, result.seconds, trial.get("status", "?"))
+
+    def _fail(self, a: Assignment, reason: str) -> None:
+        self.log.warning("trial %d failed: %s", a.trial_id, reason)
+        try:
+            self._deliver(a, lambda: self.client.fail(a.trial_id, a.lease_token, reason))
+        except ApiError as error:
+            self.log.warning("trial %d: the failure was refused: %s", a.trial_id, error)
+
+    def _deliver(self, a: Assignment, send: Callable[[], dict[str, Any]]
+                 ) -> dict[str, Any] | None:
+        """Send a trial's outcome until the server takes it (its Trial) or the lease is gone.
+
+        A server restart must not lose a result: an unreachable server is retried
+        for as long as it takes, unless the worker is shutting down.
+        """
+        waited = 0
+        while True:
+            try:
+                return send()
+            except LeaseLost as error:
+                self.log.warning("trial %d outcome refused, lease lost: %s", a.trial_id,
+                                 error.detail)
+                return None
+            except ServerUnavailable as error:
+                if self._shutdown:
+                    self.log.warning("trial %d outcome not delivered before shutdown: %s",
+                                     a.trial_id, error)
+                    return None
+                waited += 1
+                self.log.warning("trial %d outcome not delivered yet, retrying: %s",
+                                 a.trial_id, error)
+                time.sleep(min(5.0, 0.5 * waited))

@@ -1,0 +1,158 @@
+"""One claimed trial's conversation with the server while it trains.
+
+Training runs in the caller's thread. A background thread sends the per-epoch
+reports (in order, so the engine never waits on HTTP), heartbeats when no
+report extended the lease for `heartbeat_interval` seconds, and gives the
+trial back at once (`fail` with retry) when the worker is shutting down.
+The engine's `on_epoch` callback returns False as soon as the server said
+stop, the lease was lost (409), or the trial was given back.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from worker.client import (
+    Action,
+    ApiError,
+    Assignment,
+    CaviarClient,
+    ClientError,
+    LeaseLost,
+    RetryPolicy,
+    ServerUnavailable,
+)
+from worker.nn.train import EpochReport
+
+SHUTDOWN_ERROR = "worker shutting down"
+GIVE_BACK_RETRY = RetryPolicy(attempts=3, base=0.1, cap=1.0)
+
+
+class TrialSession:
+    """Reports, heartbeats and the stop/lost/given-back state of one trial."""
+
+    def __init__(self, client: CaviarClient, assignment: Assignment, log: logging.Logger,
+                 shutting_down: Callable[[], bool], verbose: bool = False,
+                 tick: float = 0.05) -> None:
+        self.client = client
+        self.assignment = assignment
+        self.log = log
+        self.verbose = verbose
+        self._shutting_down = shutting_down
+        self._tick = tick
+        self._reports: queue.Queue[EpochReport] = queue.Queue(maxsize=2)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="caviar-lease", daemon=True)
+        self._last_contact = time.monotonic()
+        self.stop_reason: str | None = None
+        self.lost = False
+        self.given_back = False
+        self.last_report: EpochReport | None = None
+        self.blocked_seconds = 0.0
+
+    @property
+    def ended(self) -> bool:
+        """True once the trial must not train on: stop, lease lost, or given back."""
+        return self.stop_reason is not None or self.lost or self.given_back
+
+    @property
+    def last_epoch(self) -> int:
+        """The last epoch the engine finished (-1 before the first)."""
+        return self.last_report.epoch if self.last_report else -1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def on_epoch(self, report: EpochReport) -> bool:
+        """The engine's callback: queue the report, say whether to go on."""
+        started = time.monotonic()
+        self.last_report = report
+        if self.verbose:
+            self.log.info("trial %d epoch %d: dev_accuracy %.4f dev_loss %.4f train_loss %.4f",
+                          self.assignment.trial_id, report.epoch, report.dev_accuracy,
+                          report.dev_loss, report.train_loss)
+        while not (self.lost or self.given_back):
+            try:
+                self._reports.put(report, timeout=self._tick)
+                break
+            except queue.Full:
+                continue
+        self.blocked_seconds += time.monotonic() - started
+        return not (self.ended or self._shutting_down())
+
+    def close(self, give_back: bool = False) -> None:
+        """Send what is queued (unless the trial is gone), stop the thread; give it back if asked.
+
+        `give_back` is for a run the shutdown interrupted before the thread gave it back.
+        """
+        started = time.monotonic()
+        self._closing.set()
+        self._thread.join()
+        if give_back and not (self.given_back or self.lost):
+            self._give_back()
+        self.blocked_seconds += time.monotonic() - started
+
+    def _run(self) -> None:
+        pending: EpochReport | None = None
+        while True:
+            if self._shutting_down() and not self._closing.is_set():
+                self._give_back()
+                return
+            if self.lost:
+                return
+            if pending is None:
+                try:
+                    pending = self._reports.get(timeout=self._tick)
+                except queue.Empty:
+                    if self._closing.is_set():
+                        return
+                    if time.monotonic() - self._last_contact >= self.assignment.heartbeat_interval:
+                        self._call(self._heartbeat)
+                    continue
+            if self._call(lambda r=pending: self._report(r)):
+                pending = None
+            elif self._closing.is_set() and self._shutting_down():
+                return
+
+    def _heartbeat(self) -> Action:
+        a = self.assignment
+        return self.client.heartbeat(a.trial_id, a.lease_token)
+
+    def _report(self, report: EpochReport) -> Action:
+        a = self.assignment
+        return self.client.report(a.trial_id, a.lease_token, report.epoch, report.as_dict())
+
+    def _call(self, send: Callable[[], Action]) -> bool:
+        """Send a report or heartbeat; False when the server was unreachable (try again)."""
+        try:
+            action = send()
+        except LeaseLost as error:
+            self.lost = True
+            self.log.warning("trial %d: lease lost (%s); dropping it",
+                             self.assignment.trial_id, error.detail)
+            return True
+        except ApiError as error:
+            self.log.warning("trial %d: %s", self.assignment.trial_id, error)
+            return True
+        except ServerUnavailable as error:
+            self.log.warning("trial %d: server unreachable, retrying: %s",
+                             self.assignment.trial_id, error)
+            return False
+        self._last_contact = time.monotonic()
+        if action.stop and self.stop_reason is None:
+            self.stop_reason = action.reason or "stopped by the server"
+        return True
+
+    def _give_back(self) -> None:
+        a = self.assignment
+        try:
+            self.client.fail(a.trial_id, a.lease_token, SHUTDOWN_ERROR, retry_trial=True,
+                             retry=GIVE_BACK_RETRY)
+        except ClientError as error:
+            self.log.warning("trial %d: could not give it back (%s); it is requeued when its "
+                             "lease expires", a.trial_id, error)
+        self.given_back = True
