@@ -1,0 +1,632 @@
+"""Speed of the server: the worker protocol over HTTP against Optuna's RDBStorage, and scale.
+
+For each database (a fresh SQLite file, a fresh PostgreSQL database on
+127.0.0.1:5432) this script:
+
+1. starts `caviar serve` as a real process and runs N worker processes, each
+   with one httpx client, through the full lifecycle of every trial of a
+   search (claim, 5 reports, complete; no training), and prints trials per
+   second and p50/p99 latency of each call;
+2. runs the same number of trials through Optuna's RDBStorage on a fresh
+   database of the same kind (N processes, one storage each as Optuna's docs
+   advise for distributed runs; random sampler, 5 params, ask, 5 reports,
+   tell) and prints Optuna's rate and the ratio Caviar/Optuna;
+3. on a fresh database, bulk-inserts finished trials (with 5 per-epoch rows
+   each) into the server's tables for a search created through the API, and
+   measures claim latency (sequential, p50) at 1,000 and at 100,000 finished
+   trials, alternating with claims of a small control search (which shows how
+   much the shared machine itself drifted between the two), and the latency of
+   a `since` poll that finds nothing new (client round trip p50, and the
+   server's own time from its /metrics histogram).
+
+It also prints CPU time per trial (worker processes, and the server process),
+which the machine's other load disturbs less than wall-clock rates. It ends
+with a table of the targets of issue 3, pass or fail for each, and exits 1 if
+any failed. Everything runs on loopback; every loop and wait is bounded.
+
+    .venv/bin/python benchmarks/service.py [--database sqlite|postgres|both]
+        [--workers 4] [--trials 500] [--stored 1000 100000] [--claims 300] [--polls 500]
+
+This file is named service.py, so it must not import the server package
+(`import service` would find this script); it speaks HTTP and plain SQL only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psycopg
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+API = "/api/v1"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CAVIAR_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+EPOCHS = 5
+PARAMETERS = {
+    "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
+    "beta1": {"type": "float", "low": 0.9, "high": 0.999, "scale": "reverse_log"},
+    "hidden_units": {"type": "int", "low": 50, "high": 100},
+    "num_layers": {"type": "int", "low": 2, "high": 4},
+    "batch_size": {"type": "choice", "values": [64, 128, 256, 512]},
+}
+SINCE_ROUTE = "/searches/{search_id}/trials"
+
+
+# --- databases and the server ------------------------------------------------------------
+
+
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A new SQLite file or a new PostgreSQL database (dropped afterwards); its SQLAlchemy URL."""
+    name = f"caviar_bench_{uuid.uuid4().hex[:12]}"
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / f'{name}.db'}"
+        return
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running `caviar serve`: its base URL and process id."""
+
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def caviar_server(database_url: str, folder: Path, max_trials: int) -> Iterator[Served]:
+    """`caviar serve` on a free loopback port for the block."""
+    port = free_port()
+    log = folder / f"server-{port}.log"
+    env = {**os.environ, "CAVIAR_MAX_TRIALS": str(max_trials)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "caviar", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--database-url", database_url, "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"caviar serve exited with {process.returncode}:\n"
+                                   f"{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"caviar serve not healthy after 60 s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield Served(url, process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def create_search(client: httpx.Client, name: str, max_trials: int, max_parallel: int) -> dict:
+    """POST a search over the five benchmark parameters; return the Search."""
+    spec = {
+        "name": name,
+        "dataset": "digits",
+        "objective": {"metric": "dev_accuracy", "goal": "maximize"},
+        "budget": {"max_trials": max_trials, "max_parallel": max_parallel, "max_attempts": 2},
+        "sampler": {"kind": "random", "seed": 0},
+        "parameters": PARAMETERS,
+        "fixed": {"optimizer": "adam", "epochs": EPOCHS},
+    }
+    response = client.post(f"{API}/searches", json=spec)
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /searches: {response.status_code} {response.text}")
+    return response.json()
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile of values (q in 0..100)."""
+    return float(np.percentile(np.asarray(values), q))
+
+
+@dataclass
+class Run:
+    """One timed run of many trials: how many, how long, and each call's latencies (ms)."""
+
+    trials: int = 0
+    seconds: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    client_cpu: float = 0.0
+    server_cpu: float | None = None
+
+    @property
+    def rate(self) -> float:
+        """Trials per second."""
+        return self.trials / self.seconds if self.seconds > 0 else 0.0
+
+
+def gather(results: list[tuple[int, float, float, float, dict[str, list[float]]]]) -> Run:
+    """A Run from the workers' (trials, start, end, cpu, latencies); wall: first start, last end."""
+    run = Run(trials=sum(r[0] for r in results),
+              seconds=max(r[2] for r in results) - min(r[1] for r in results),
+              client_cpu=sum(r[3] for r in results))
+    for *_, latencies in results:
+        for call, values in latencies.items():
+            run.latencies.setdefault(call, []).extend(values)
+    return run
+
+
+def run_processes(target, args_of: list[tuple]) -> list:
+    """One spawned process per args tuple, released together by a barrier; their results.
+
+    Each process gets (*args, ready, results): it waits on `ready` once set up and
+    puts its result, or its traceback as a string, on `results`.
+    """
+    context = mp.get_context("spawn")
+    ready, results = context.Barrier(len(args_of)), context.Queue()
+    processes = [context.Process(target=target, args=(*args, ready, results))
+                 for args in args_of]
+    for process in processes:
+        process.start()
+    collected = []
+    try:
+        for _ in processes:
+            outcome = results.get(timeout=600)
+            if isinstance(outcome, str):
+                raise RuntimeError(f"a benchmark worker failed:\n{outcome}")
+            collected.append(outcome)
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+    return collected
+
+
+# --- Caviar: simulated workers over HTTP ---------------------------------------------------
+
+
+def caviar_worker(url: str, search_id: int, index: int, ready, results) -> None:
+    """Claim, report 5 epochs and complete trials until the search has no more work."""
+    try:
+        rng = np.random.default_rng(index)
+        latencies: dict[str, list[float]] = {"claim": [], "report": [], "complete": []}
+        done = 0
+        with httpx.Client(base_url=url, timeout=60) as client:
+            client.get("/healthz")
+            ready.wait(120)
+            start, cpu = time.perf_counter(), time.process_time()
+            while True:
+                t0 = time.perf_counter()
+                response = client.post(f"{API}/trials/claim",
+                                       json={"worker_id": f"bench/{index}", "search_id": search_id})
+                t1 = time.perf_counter()
+                if response.status_code == 204:
+                    break
+                _check(response, "claim")
+                latencies["claim"].append((t1 - t0) * 1e3)
+                assignment = response.json()
+                trial = f"{API}/trials/{assignment['trial_id']}"
+                token = assignment["lease_token"]
+                accuracy = float(rng.uniform(0.5, 0.9))
+                for epoch in range(EPOCHS):
+                    accuracy = min(1.0, accuracy + float(rng.uniform(0, 0.02)))
+                    metrics = {"train_loss": 1 - accuracy, "dev_loss": 1 - accuracy,
+                               "dev_accuracy": accuracy, "learning_rate": 0.01, "seconds": 0.1}
+                    t0 = time.perf_counter()
+                    response = client.post(f"{trial}/report", json={
+                        "lease_token": token, "epoch": epoch, "metrics": metrics})
+                    latencies["report"].append((time.perf_counter() - t0) * 1e3)
+                    _check(response, "report")
+                t0 = time.perf_counter()
+                response = client.post(f"{trial}/complete", json={
+                    "lease_token": token,
+                    "metrics": {"dev_accuracy": accuracy, "dev_loss": 1 - accuracy}})
+                latencies["complete"].append((time.perf_counter() - t0) * 1e3)
+                _check(response, "complete")
+                done += 1
+            end, cpu = time.perf_counter(), time.process_time() - cpu
+        results.put((done, start, end, cpu, latencies))
+    except BaseException:  # noqa: BLE001 - hand the traceback to the parent, which raises it
+        results.put(traceback.format_exc())
+
+
+def _check(response: httpx.Response, call: str) -> None:
+    if response.status_code != 200:
+        raise RuntimeError(f"{call}: HTTP {response.status_code} {response.text}")
+
+
+def caviar_lifecycle(server: Served, trials: int, workers: int) -> Run:
+    """N worker processes through every trial of a fresh search, after an untimed warm-up."""
+    url = server.url
+    with httpx.Client(base_url=url, timeout=60) as client:
+        warm = create_search(client, "bench-warmup", max_trials=2 * workers, max_parallel=workers)
+        search = create_search(client, "bench-lifecycle", max_trials=trials, max_parallel=workers)
+    run_processes(caviar_worker, [(url, warm["id"], index) for index in range(workers)])
+    cpu_before = server.cpu_seconds()
+    run = gather(run_processes(caviar_worker,
+                               [(url, search["id"], index) for index in range(workers)]))
+    run.server_cpu = server.cpu_seconds() - cpu_before
+    if run.trials != trials:
+        raise RuntimeError(f"Caviar ran {run.trials} trials, expected {trials}")
+    return run
+
+
+# --- Optuna: the same trials through RDBStorage --------------------------------------------
+
+
+def optuna_engine_kwargs(url: str) -> dict:
+    """SQLite waits up to 60 s for the file lock (as the server's busy_timeout does), not 5 s."""
+    return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+
+
+def optuna_worker(url: str, study_name: str, counter, index: int, ready, results) -> None:
+    """Ask, report 5 steps and tell until the shared counter reaches the budget."""
+    try:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=optuna_engine_kwargs(url))
+        study = optuna.load_study(study_name=study_name, storage=storage,
+                                  sampler=optuna.samplers.RandomSampler(seed=index))
+        rng = np.random.default_rng(index)
+        done = 0
+        ready.wait(120)
+        start, cpu = time.perf_counter(), time.process_time()
+        while True:
+            with counter.get_lock():
+                if counter.value <= 0:
+                    break
+                counter.value -= 1
+            trial = study.ask()
+            trial.suggest_float("learning_rate", 1e-4, 1.0, log=True)
+            trial.suggest_float("beta1", 0.9, 0.999)
+            trial.suggest_int("hidden_units", 50, 100)
+            trial.suggest_int("num_layers", 2, 4)
+            trial.suggest_categorical("batch_size", [64, 128, 256, 512])
+            accuracy = float(rng.uniform(0.5, 0.9))
+            for step in range(EPOCHS):
+                accuracy = min(1.0, accuracy + float(rng.uniform(0, 0.02)))
+                trial.report(accuracy, step)
+            study.tell(trial, accuracy)
+            done += 1
+        end, cpu = time.perf_counter(), time.process_time() - cpu
+        results.put((done, start, end, cpu, {}))
+    except BaseException:  # noqa: BLE001 - hand the traceback to the parent, which raises it
+        results.put(traceback.format_exc())
+
+
+def optuna_lifecycle(database_url: str, trials: int, workers: int) -> Run:
+    """N processes, one RDBStorage each, through `trials` trials of one study."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(database_url,
+                                         engine_kwargs=optuna_engine_kwargs(database_url))
+    optuna.create_study(storage=storage, study_name="bench", direction="maximize",
+                        sampler=optuna.samplers.RandomSampler(seed=0))
+    counter = mp.get_context("spawn").Value("i", trials)
+    run = gather(run_processes(
+        optuna_worker, [(database_url, "bench", counter, index) for index in range(workers)]))
+    if run.trials != trials:
+        raise RuntimeError(f"Optuna ran {run.trials} trials, expected {trials}")
+    return run
+
+
+# --- scale: claims and `since` polls with many finished trials -----------------------------
+
+SEARCHES = sa.table("searches", sa.column("id"), sa.column("n_trials"),
+                    sa.column("count_completed"), sa.column("last_seq"),
+                    sa.column("best_trial_id"), sa.column("updated_at", sa.DateTime))
+TRIALS = sa.table(
+    "trials", sa.column("id"), sa.column("search_id"), sa.column("number"),
+    sa.column("params", sa.JSON), sa.column("round"), sa.column("status"),
+    sa.column("attempt"), sa.column("worker_id"), sa.column("value", sa.Float),
+    sa.column("metrics", sa.JSON), sa.column("last_epoch"), sa.column("seq"),
+    sa.column("created_at", sa.DateTime), sa.column("started_at", sa.DateTime),
+    sa.column("finished_at", sa.DateTime),
+)
+EPOCH_NUMBERS = " UNION ALL ".join(f"SELECT {epoch} AS epoch" for epoch in range(EPOCHS))
+COPY_EPOCHS = sa.text(
+    "INSERT INTO intermediate (trial_id, epoch, value, metrics, created_at) "
+    "SELECT t.id, e.epoch, t.value, t.metrics, t.created_at "
+    f"FROM trials t CROSS JOIN ({EPOCH_NUMBERS}) e "
+    "WHERE t.search_id = :search_id AND t.number >= :low AND t.number < :high"
+)
+
+
+def add_finished_trials(database_url: str, search_id: int, upto: int, chunk: int = 5000) -> None:
+    """Bulk-insert completed trials (5 epoch rows each) until the search holds `upto` trials.
+
+    Does nothing if it holds that many already. Keeps the search row's counters,
+    cursor and best trial as the server would.
+    """
+    rng = np.random.default_rng(upto)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            search = connection.execute(
+                sa.select(SEARCHES.c.n_trials, SEARCHES.c.last_seq)
+                .where(SEARCHES.c.id == search_id)
+            ).one()
+            first, seq = search.n_trials, search.last_seq
+            if upto <= first:
+                return
+            for low in range(first, upto, chunk):
+                numbers = range(low, min(upto, low + chunk))
+                values = rng.uniform(0.5, 1.0, len(numbers))
+                connection.execute(TRIALS.insert(), [
+                    {"search_id": search_id, "number": number,
+                     "params": {"learning_rate": 10 ** rng.uniform(-4, 0), "beta1": 0.95,
+                                "hidden_units": 64, "num_layers": 3, "batch_size": 128},
+                     "round": 0, "status": "completed", "attempt": 1, "worker_id": "bulk/0",
+                     "value": float(value), "metrics": {"dev_accuracy": float(value)},
+                     "last_epoch": EPOCHS - 1, "seq": seq + 1 + i, "created_at": now,
+                     "started_at": now, "finished_at": now}
+                    for i, (number, value) in enumerate(zip(numbers, values, strict=True))
+                ])
+                seq += len(numbers)
+                connection.execute(COPY_EPOCHS, {"search_id": search_id, "low": numbers.start,
+                                                 "high": numbers.stop})
+            best = connection.execute(
+                sa.select(TRIALS.c.id).where(TRIALS.c.search_id == search_id)
+                .order_by(TRIALS.c.value.desc()).limit(1)
+            ).scalar()
+            connection.execute(
+                SEARCHES.update().where(SEARCHES.c.id == search_id).values(
+                    n_trials=upto, count_completed=SEARCHES.c.count_completed + upto - first,
+                    last_seq=seq, best_trial_id=best, updated_at=now)
+            )
+    finally:
+        engine.dispose()
+
+
+def claim_and_complete(client: httpx.Client, search_id: int) -> float:
+    """One claim's latency (ms); the trial is completed at once (untimed)."""
+    t0 = time.perf_counter()
+    response = client.post(f"{API}/trials/claim",
+                           json={"worker_id": "bench/scale", "search_id": search_id})
+    latency = (time.perf_counter() - t0) * 1e3
+    _check(response, "claim")
+    assignment = response.json()
+    _check(client.post(f"{API}/trials/{assignment['trial_id']}/complete", json={
+        "lease_token": assignment["lease_token"],
+        "metrics": {"dev_accuracy": 0.5, "dev_loss": 0.5}}), "complete")
+    return latency
+
+
+def claim_latencies(client: httpx.Client, searches: list[int], claims: int
+                    ) -> dict[int, list[float]]:
+    """Sequential claims (ms) of each search in turn, `claims` per search.
+
+    Alternating with a small control search shows how much of a change between
+    two measurements is the machine's (shared CPUs) rather than the stored trials'.
+    """
+    latencies: dict[int, list[float]] = {search_id: [] for search_id in searches}
+    for _ in range(claims):
+        for search_id in searches:
+            latencies[search_id].append(claim_and_complete(client, search_id))
+    return latencies
+
+
+def since_histogram(client: httpx.Client) -> tuple[dict[float, int], float, int]:
+    """The server's latency histogram of GET .../trials: cumulative buckets, sum (s), count."""
+    text = client.get("/metrics").text
+    buckets: dict[float, int] = {}
+    total_seconds, count = 0.0, 0
+    for line in text.splitlines():
+        if 'method="GET"' not in line or SINCE_ROUTE + '"' not in line:
+            continue
+        value = float(line.rsplit(" ", 1)[1])
+        if line.startswith("caviar_request_duration_seconds_bucket"):
+            bound = re.search(r'le="([^"]+)"', line).group(1)  # type: ignore[union-attr]
+            buckets[float(bound)] = int(value)
+        elif line.startswith("caviar_request_duration_seconds_sum"):
+            total_seconds = value
+        elif line.startswith("caviar_request_duration_seconds_count"):
+            count = int(value)
+    return buckets, total_seconds, count
+
+
+@dataclass
+class Poll:
+    """Latency of `since` polls that find nothing new."""
+
+    round_trip_p50: float
+    server_mean: float
+    server_p50_bound: float
+
+
+def since_polls(client: httpx.Client, search_id: int, polls: int) -> Poll:
+    """Repeat an empty `since` poll; client round trips and the server's own time (ms)."""
+    cursor = client.get(f"{API}/searches/{search_id}").json()["cursor"]
+    before, sum_before, count_before = since_histogram(client)
+    round_trips = []
+    for _ in range(polls):
+        t0 = time.perf_counter()
+        response = client.get(f"{API}/searches/{search_id}/trials",
+                              params={"since": cursor})
+        round_trips.append((time.perf_counter() - t0) * 1e3)
+        _check(response, "since poll")
+        if response.json()["items"]:
+            raise RuntimeError(f"the since poll at cursor {cursor} found changes")
+    after, sum_after, count_after = since_histogram(client)
+    n = count_after - count_before
+    if n != polls:
+        raise RuntimeError(f"/metrics counted {n} since polls, expected {polls}")
+    half = next(bound for bound in sorted(after)
+                if after[bound] - before.get(bound, 0) >= polls / 2)
+    return Poll(round_trip_p50=statistics.median(round_trips),
+                server_mean=(sum_after - sum_before) / n * 1e3, server_p50_bound=half * 1e3)
+
+
+@dataclass
+class Scale:
+    """Claim p50 (ms) of the growing search and of a small control search, and empty polls."""
+
+    claim_p50: dict[int, float] = field(default_factory=dict)
+    control_p50: dict[int, float] = field(default_factory=dict)
+    polls: dict[int, Poll] = field(default_factory=dict)
+
+
+def scale_run(kind: str, folder: Path, stored: list[int], claims: int, polls: int) -> Scale:
+    """Claims and since polls on one fresh database as one search grows to each stored count."""
+    scale = Scale()
+    budget = max(stored) + claims * len(stored) + 10
+    with fresh_database(kind, folder) as url, caviar_server(url, folder, budget) as server, \
+            httpx.Client(base_url=server.url, timeout=60) as client:
+        search = create_search(client, "bench-scale", max_trials=budget, max_parallel=8)["id"]
+        control = create_search(client, "bench-control", max_trials=budget, max_parallel=8)["id"]
+        claim_latencies(client, [search, control], 20)
+        for count in stored:
+            began = time.perf_counter()
+            add_finished_trials(url, search, count)
+            print(f"  inserted finished trials up to {count:,} in "
+                  f"{time.perf_counter() - began:.1f} s", flush=True)
+            latencies = claim_latencies(client, [search, control], claims)
+            scale.claim_p50[count] = statistics.median(latencies[search])
+            scale.control_p50[count] = statistics.median(latencies[control])
+            scale.polls[count] = since_polls(client, search, polls)
+            poll = scale.polls[count]
+            print(f"  {count:>7,} stored: claim p50 {scale.claim_p50[count]:.2f} ms "
+                  f"(control search: {scale.control_p50[count]:.2f} ms); "
+                  f"empty since poll p50 {poll.round_trip_p50:.2f} ms round trip, "
+                  f"server mean {poll.server_mean:.2f} ms, "
+                  f"server p50 <= {poll.server_p50_bound:g} ms", flush=True)
+    return scale
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def describe(name: str, run: Run) -> None:
+    """Print a run's rate and each call's p50/p99."""
+    print(f"  {name}: {run.trials} trials in {run.seconds:.2f} s = {run.rate:.1f} trials/s")
+    cpu = f"    CPU per trial: workers {run.client_cpu / run.trials * 1e3:.1f} ms"
+    if run.server_cpu is not None:
+        cpu += f", server process {run.server_cpu / run.trials * 1e3:.1f} ms"
+    print(cpu + " (database server processes not counted)")
+    for call, values in run.latencies.items():
+        print(f"    {call:<9} n={len(values):>5}  p50 {percentile(values, 50):6.2f} ms  "
+              f"p99 {percentile(values, 99):6.2f} ms")
+
+
+def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> list[tuple]:
+    """All measurements on one kind of database; rows for the summary table."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n== {kind}: {args.workers} workers, {args.trials} trials "
+          f"(load average {load} on {os.cpu_count()} CPUs) ==", flush=True)
+    with fresh_database(kind, folder) as url, \
+            caviar_server(url, folder, max(args.trials, 10_000)) as server:
+        caviar = caviar_lifecycle(server, args.trials, args.workers)
+    describe("Caviar (claim, 5 reports, complete over HTTP)", caviar)
+    with fresh_database(kind, folder) as url:
+        optuna_run = optuna_lifecycle(url, args.trials, args.workers)
+    describe("Optuna RDBStorage (ask, 5 reports, tell)", optuna_run)
+    ratio = caviar.rate / optuna_run.rate
+    print(f"  Caviar / Optuna: {ratio:.2f}x", flush=True)
+    scale = scale_run(kind, folder, args.stored, args.claims, args.polls)
+    low, high = min(args.stored), max(args.stored)
+    growth = scale.claim_p50[high] / scale.claim_p50[low]
+    drift = scale.control_p50[high] / scale.control_p50[low]
+    poll = scale.polls[high]
+    return [
+        (kind, "trial rate, Caviar / Optuna", f"{ratio:.2f}x", ">= 5x", ratio >= 5),
+        (kind, f"claim p50, {high:,} / {low:,} stored",
+         f"{growth:.2f}x ({scale.claim_p50[high]:.2f} / {scale.claim_p50[low]:.2f} ms; "
+         f"control {drift:.2f}x)",
+         "<= 1.5x", growth <= 1.5),
+        (kind, f"empty since poll p50 at {high:,} (round trip)",
+         f"{poll.round_trip_p50:.2f} ms", "< 10 ms", poll.round_trip_p50 < 10),
+    ]
+
+
+def print_summary(rows: list[tuple]) -> None:
+    """The targets table."""
+    print("\n== summary ==")
+    header = ("database", "measure", "value", "target", "result")
+    table = [header] + [(k, m, v, t, "pass" if ok else "FAIL") for k, m, v, t, ok in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--workers", type=int, default=4, help="concurrent workers (processes)")
+    parser.add_argument("--trials", type=int, default=500, help="trials per lifecycle run")
+    parser.add_argument("--stored", type=int, nargs="+", default=[1000, 100_000],
+                        help="finished trials in the database when claims are timed")
+    parser.add_argument("--claims", type=int, default=300, help="timed claims per stored count")
+    parser.add_argument("--polls", type=int, default=500, help="timed since polls per count")
+    args = parser.parse_args()
+    for name in ("workers", "trials", "claims", "polls"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name}: must be at least 1")
+    if len(args.stored) < 2 or sorted(args.stored) != args.stored or args.stored[0] < 1:
+        parser.error("--stored: give at least two increasing positive counts")
+    return args
+
+
+def main() -> int:
+    """Run the benchmark on the chosen databases and print the summary."""
+    args = parse_args()
+    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    rows: list[tuple] = []
+    with tempfile.TemporaryDirectory(prefix="caviar-bench-") as folder:
+        for kind in kinds:
+            rows += bench_database(kind, args, Path(folder))
+    print_summary(rows)
+    return 0 if all(row[-1] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
