@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = counters
     install_error_handlers(app)
-    for module in (searches, trials, worker, datasets, system):
+    # The worker protocol first: its routes are the hot path, matched in order.
+    for module in (worker, searches, trials, datasets, system):
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=counters)
     mount_dashboard(app)

@@ -8,6 +8,7 @@
 | `CAVIAR_MAX_TRIALS` | 10000 | the largest `budget.max_trials` a search may ask for |
 | `CAVIAR_MAX_UPLOAD_BYTES` | 104857600 | the largest dataset upload (100 MiB) |
 | `CAVIAR_REQUEUE_SECONDS` | 2 | how often the server returns expired leases to pending |
+| `CAVIAR_WORKERS` | 1 | server processes (`caviar serve --workers`) |
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Settings:
     max_trials: int = 10_000
     max_upload_bytes: int = 100 * 1024 * 1024
     requeue_seconds: float = 2.0
+    workers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             "requeue_seconds": _env_number(
                 env, "CAVIAR_REQUEUE_SECONDS", cls.requeue_seconds, float
             ),
+            "workers": _env_number(env, "CAVIAR_WORKERS", cls.workers, int),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

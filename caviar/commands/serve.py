@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import socket
+from typing import TYPE_CHECKING
 
 from caviar.errors import UsageError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,22 +29,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="SQLAlchemy URL: sqlite:///caviar.db (default, or CAVIAR_DATABASE_URL) or "
         "postgresql+psycopg://user@host/db",
     )
+    parser.add_argument(
+        "--workers", type=int, default=None,
+        help="server processes sharing the port (default 1, or CAVIAR_WORKERS); each "
+        "counts its own /metrics",
+    )
     parser.add_argument("--log-level", default="info",
                         choices=("critical", "error", "warning", "info", "debug"))
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Open and migrate the database, then serve until interrupted."""
+    """Open and migrate the database, then serve until interrupted.
+
+    With several workers, each process builds its own app from the environment
+    (the database URL is passed on through CAVIAR_DATABASE_URL); claims stay
+    exact across processes because every write locks its search row in the
+    database, and each process's lease sweep does the same.
+    """
     if not 0 < args.port < 65536:
         raise UsageError(f"--port: must be between 1 and 65535, got {args.port}")
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        raise UsageError(f"--workers: must be between 1 and 64, got {args.workers}")
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from service.db.session import DatabaseURLError, check_url
     from service.settings import Settings
 
-    settings = Settings.from_env(database_url=args.database_url)
+    settings = Settings.from_env(database_url=args.database_url, workers=args.workers)
     try:
         check_url(settings.database_url)  # before the slow imports: a typo fails at once
     except DatabaseURLError as error:
@@ -53,6 +73,29 @@ def run(args: argparse.Namespace) -> int:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         raise UsageError(f"--database-url: cannot open {shown!r}: {reason}") from None
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=False)
+    options = {"host": args.host, "port": args.port, "log_level": args.log_level,
+               "access_log": False}
+    if settings.workers == 1:
+        uvicorn.run(app, **options)
+        return 0
+    app.state.db.dispose()  # the database is checked and migrated; the workers open their own
+    os.environ["CAVIAR_DATABASE_URL"] = settings.database_url
+    _serve_in_processes(uvicorn.Config("service.app:create_app", factory=True,
+                                       workers=settings.workers, **options))
     return 0
+
+
+def _serve_in_processes(config: uvicorn.Config) -> None:
+    """Run config.workers server processes on one listening socket until interrupted.
+
+    The processes rebuild the listening socket without its protocol number, so
+    asyncio does not set TCP_NODELAY on their connections and each answer's body
+    would wait ~40 ms for the client's delayed ACK; the option is set on the
+    listening socket instead, whose connections inherit it.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[sock]).run()

@@ -100,7 +100,7 @@ def dataset_ref_json(spec: dict[str, Any], uploaded: Any | None) -> dict[str, An
 def assignment_json(claimed: Claimed, uploaded: Any | None, heartbeat_seconds: float
                     ) -> dict[str, Any]:
     """What a worker needs to train a claimed trial."""
-    trial, spec = claimed.trial, claimed.search.spec
+    trial, spec = claimed.trial, claimed.spec
     return {
         "trial_id": trial.id,
         "search_id": trial.search_id,

@@ -1,8 +1,10 @@
 """Engines and transactions for SQLite and PostgreSQL.
 
 `Database.read()` and `Database.write()` each yield a Session inside one
-transaction, committed at the end of the block. On SQLite the database is in
-WAL mode (readers never wait for the writer) and writes begin with
+transaction, committed at the end of the block; `read_connection()` and
+`write_connection()` yield a bare Core Connection the same way, for the hot
+paths that skip the ORM. On SQLite the database is in WAL mode (readers never
+wait for the writer) and writes begin with
 `BEGIN IMMEDIATE`, so that a write transaction holds the write lock from its
 first statement: two claims can never read the same state and both act on
 it. Within one server process, writes also take a lock, so that threads
@@ -16,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -110,6 +112,18 @@ class Database:
         """A write transaction: committed when the block ends, rolled back on error."""
         with self._write_lock or nullcontext(), self._writer() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A write transaction on a bare Connection (Core only, no ORM Session): the hot path."""
+        with self._write_lock or nullcontext(), self.write_engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A read-only transaction on a bare Connection (Core only, no ORM Session)."""
+        with self.engine.begin() as connection:
+            yield connection
 
     def dispose(self) -> None:
         """Close every pooled connection."""

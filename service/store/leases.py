@@ -10,27 +10,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, delete, select
 
-from service.db.models import Intermediate, Search, Trial
+from service.db.models import Intermediate
 from service.db.session import Database
-from service.store.changes import end_status, finish_if_done, lock_search, move, note_completed
+from service.store.changes import end_status, finish_if_done, move, note_completed
+from service.store.rows import SEARCHES, TRIALS, RowState, lock_search, write_back
 
 
-def release(session: Session, search: Search, trial: Trial, now: datetime, error: str) -> None:
-    """Take a running trial from its worker: back to pending, or failed when attempts are spent."""
+def release(connection: Connection, search: RowState, trial: RowState, now: datetime,
+            error: str) -> None:
+    """Take a running trial from its worker: back to pending, or failed when attempts are spent.
+
+    Changes the states in place; the caller writes them back.
+    """
     if trial.stop_reason is not None or search.status == "cancelled":
         status = end_status(trial, search)
         move(search, trial, status, now)
         if status == "completed":
-            note_completed(session, search, trial)
+            note_completed(connection, search, trial)
     elif trial.attempt >= search.spec["budget"]["max_attempts"]:
         max_attempts = search.spec["budget"]["max_attempts"]
         trial.error = f"{error}; attempt {trial.attempt} of {max_attempts}, no attempts left"
         move(search, trial, "failed", now)
     else:
-        session.execute(delete(Intermediate).where(Intermediate.trial_id == trial.id))
+        connection.execute(delete(Intermediate).where(Intermediate.trial_id == trial.id))
         trial.attempt += 1
         trial.error = error
         trial.value = None
@@ -43,34 +47,55 @@ def release(session: Session, search: Search, trial: Trial, now: datetime, error
     finish_if_done(search, now)
 
 
-def requeue_expired(session: Session, search: Search, now: datetime) -> int:
-    """Release every running trial of the (locked) search whose lease ran out; return how many."""
-    expired = session.scalars(
-        select(Trial).where(
-            Trial.search_id == search.id,
-            Trial.status == "running",
-            Trial.lease_expires_at < now,
-        ).order_by(Trial.number)
-    ).all()
-    for trial in expired:
-        release(session, search, trial, now,
+_EXPIRED = (
+    select(TRIALS)
+    .where(
+        TRIALS.c.search_id == bindparam("search_id"),
+        TRIALS.c.status == "running",
+        TRIALS.c.lease_expires_at < bindparam("now"),
+    )
+    .order_by(TRIALS.c.number)
+)
+_ANY_EXPIRED = select(TRIALS.c.id).where(
+    TRIALS.c.search_id == bindparam("search_id"),
+    TRIALS.c.status == "running",
+    TRIALS.c.lease_expires_at < bindparam("now"),
+).limit(1)
+
+
+def has_expired(connection: Connection, search_id: int, now: datetime) -> bool:
+    """True if a running trial of the search holds a lease that ran out."""
+    return connection.scalar(_ANY_EXPIRED, {"search_id": search_id, "now": now}) is not None
+
+
+def requeue_expired(connection: Connection, search: RowState, now: datetime) -> int:
+    """Release every running trial of the (locked) search whose lease ran out; return how many.
+
+    Writes the trials back; the caller writes back the search.
+    """
+    expired = connection.execute(_EXPIRED, {"search_id": search.id, "now": now}).all()
+    for row in expired:
+        trial = RowState(row._mapping)
+        release(connection, search, trial, now,
                 f"lease expired at {trial.lease_expires_at:%Y-%m-%dT%H:%M:%SZ} "
                 f"(worker {trial.worker_id})")
+        write_back(connection, TRIALS, trial)
     return len(expired)
 
 
 def requeue_all_expired(db: Database, now: datetime) -> int:
     """Release expired leases in every search (the server's background sweep)."""
-    with db.read() as session:
-        search_ids = session.scalars(
-            select(Trial.search_id).where(
-                Trial.status == "running", Trial.lease_expires_at < now
+    with db.read_connection() as connection:
+        search_ids = connection.scalars(
+            select(TRIALS.c.search_id).where(
+                TRIALS.c.status == "running", TRIALS.c.lease_expires_at < now
             ).distinct()
         ).all()
     released = 0
     for search_id in search_ids:
-        with db.write() as session:
-            search = lock_search(session, search_id, db.is_postgres)
+        with db.write_connection() as connection:
+            search = lock_search(connection, search_id, db.is_postgres)
             if search is not None:
-                released += requeue_expired(session, search, now)
+                released += requeue_expired(connection, search, now)
+                write_back(connection, SEARCHES, search)
     return released

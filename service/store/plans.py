@@ -1,7 +1,7 @@
 """A search's parsed spec, space, sampler and early-stopping rule, built once per search.
 
 The stored spec is already validated and never changes, so the parsed form is
-cached, keyed by search id and spec, for the life of the server process.
+cached, keyed by the spec's stored JSON text, for the life of the server process.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, select
 
-from service.db.models import Intermediate, Search, Trial
+from service.db.models import Intermediate, Trial
 from service.search.early_stopping import MedianRule, make_early_stopping
 from service.search.samplers import Proposal, Sampler, TrialRecord, make_sampler, trial_rng
 from service.search.space import Space
@@ -42,15 +41,11 @@ def build_plan(spec: SearchSpec) -> Plan:
 
 
 @lru_cache(maxsize=256)
-def _cached_plan(search_id: int, spec_json: str) -> Plan:
-    spec_dict = json.loads(spec_json)
+def plan_of(spec_text: str) -> Plan:
+    """The plan of a stored search, from its spec's stored JSON text."""
+    spec_dict = json.loads(spec_text)
     limit = spec_dict["budget"]["max_trials"]
     return build_plan(SearchSpec.model_validate(spec_dict, context={"max_trials_limit": limit}))
-
-
-def plan_of(search: Search) -> Plan:
-    """The plan of a stored search."""
-    return _cached_plan(search.id, json.dumps(search.spec, sort_keys=True))
 
 
 class History(Sequence[TrialRecord]):
@@ -61,10 +56,10 @@ class History(Sequence[TrialRecord]):
     100,000 trials; one that reads the trials (coarse_to_fine) loads them once.
     """
 
-    def __init__(self, session: Session, search: Search) -> None:
-        self._session = session
-        self._search_id = search.id
-        self._length = search.n_trials
+    def __init__(self, connection: Connection, search_id: int, n_trials: int) -> None:
+        self._connection = connection
+        self._search_id = search_id
+        self._length = n_trials
         self._records: list[TrialRecord] | None = None
 
     def __len__(self) -> int:
@@ -75,7 +70,7 @@ class History(Sequence[TrialRecord]):
 
     def _load(self) -> list[TrialRecord]:
         if self._records is None:
-            rows = self._session.execute(
+            rows = self._connection.execute(
                 select(Trial.number, Trial.params, Trial.status, Trial.value, Trial.round)
                 .where(Trial.search_id == self._search_id)
                 .order_by(Trial.number)
@@ -88,29 +83,30 @@ class History(Sequence[TrialRecord]):
         return self._records
 
 
-def propose(session: Session, search: Search) -> Proposal | None:
+def propose(connection: Connection, plan: Plan, search_id: int, n_trials: int) -> Proposal | None:
     """The next trial's params (and round), from the search's history; None when exhausted."""
-    plan = plan_of(search)
-    rng = trial_rng(plan.spec.sampler.seed, search.n_trials)
-    return plan.sampler.sample(plan.space, History(session, search), rng)
+    rng = trial_rng(plan.spec.sampler.seed, n_trials)
+    return plan.sampler.sample(plan.space, History(connection, search_id, n_trials), rng)
 
 
-def should_stop_early(session: Session, search: Search, trial: Trial, epoch: int) -> bool:
-    """Whether the search's early-stopping rule stops the trial after this epoch."""
-    plan = plan_of(search)
+def should_stop_early(connection: Connection, plan: Plan, search_id: int, trial_id: int,
+                      epoch: int) -> bool:
+    """Whether the search's early-stopping rule stops the trial after this epoch.
+
+    This epoch's row must already be written: it counts among the trial's values.
+    """
     if plan.early_stopping is None:
         return False
-    session.flush()  # this epoch's row counts among the trial's values
-    values = session.scalars(
+    values = connection.scalars(
         select(Intermediate.value)
-        .where(Intermediate.trial_id == trial.id, Intermediate.value.is_not(None))
+        .where(Intermediate.trial_id == trial_id, Intermediate.value.is_not(None))
         .order_by(Intermediate.epoch)
     ).all()
-    completed = session.scalars(
+    completed = connection.scalars(
         select(Intermediate.value)
         .join(Trial, Trial.id == Intermediate.trial_id)
         .where(
-            Trial.search_id == search.id,
+            Trial.search_id == search_id,
             Trial.status == "completed",
             Intermediate.epoch == epoch,
             Intermediate.value.is_not(None),

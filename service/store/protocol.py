@@ -3,6 +3,11 @@
 Each call is one write transaction that locks the trial's search first.
 A worker write must carry the trial's current lease token and find the trial
 running; otherwise it is a Conflict (409) and the worker drops the trial.
+
+These are the server's hot path, so they run on a bare Core Connection: rows
+are read into `RowState`s and only changed columns are written back
+(service.store.rows); a report is five statements, a complete four or five,
+with nothing read twice.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Insert, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from service.db.models import Intermediate, Search, Trial
+from service.db.models import Intermediate
 from service.db.session import Database
 from service.errors import Conflict, Invalid, NotFound
 from service.store import plans
@@ -26,22 +33,37 @@ from service.store.changes import (
     end_status,
     finish_if_done,
     later,
-    lock_search,
-    lock_search_of_trial,
     move,
     note_completed,
     touch,
     utcnow,
 )
-from service.store.leases import release, requeue_expired
+from service.store.leases import has_expired, release, requeue_expired
+from service.store.rows import (
+    SEARCHES,
+    TRIALS,
+    RowState,
+    insert_row,
+    lock_search,
+    lock_search_of_trial,
+    write_back,
+)
+
+INTERMEDIATE = Intermediate.__table__
+_OLDEST_PENDING = (
+    select(TRIALS)
+    .where(TRIALS.c.search_id == bindparam("search_id"), TRIALS.c.status == "pending")
+    .order_by(TRIALS.c.number)
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A trial handed to a worker, with its search (for the assignment's spec parts)."""
+    """A trial handed to a worker (its columns as attributes), with its search's spec."""
 
-    trial: Trial
-    search: Search
+    trial: RowState
+    spec: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -53,7 +75,7 @@ class Action:
     lease_expires_at: datetime | None
 
 
-def _assign(search: Search, trial: Trial, worker_id: str, now: datetime,
+def _assign(search: RowState, trial: RowState, worker_id: str, now: datetime,
             lease_seconds: float) -> None:
     trial.worker_id = worker_id
     trial.lease_token = uuid.uuid4().hex
@@ -62,28 +84,27 @@ def _assign(search: Search, trial: Trial, worker_id: str, now: datetime,
     move(search, trial, "running", now)
 
 
-def _claim_in(session: Session, search: Search, worker_id: str, now: datetime,
-              lease_seconds: float) -> Trial | None:
-    """Hand out one trial of the locked search, or None when it has no work for now."""
-    if search.status != "running":
-        return None
-    requeue_expired(session, search, now)
-    if search.status != "running":
-        return None
-    if search.count_running >= search.spec["budget"]["max_parallel"]:
-        return None
+def _new_trial(search: RowState, params: dict[str, Any], round_: int, now: datetime
+               ) -> RowState:
+    """The search's next trial, pending, not yet inserted (its id is None)."""
+    return RowState({
+        "id": None, "search_id": search.id, "number": search.n_trials, "params": params,
+        "round": round_, "status": "pending", "attempt": 1, "worker_id": None,
+        "lease_token": None, "lease_expires_at": None, "value": None, "metrics": None,
+        "last_epoch": None, "error": None, "stop_reason": None, "seq": 0,
+        "created_at": now, "started_at": None, "finished_at": None,
+    })
+
+
+def _next_trial(connection: Connection, search: RowState, now: datetime) -> RowState | None:
+    """The oldest pending trial, or a newly proposed one; None when there is none for now."""
     if search.count_pending:
-        trial = session.scalars(
-            select(Trial)
-            .where(Trial.search_id == search.id, Trial.status == "pending")
-            .order_by(Trial.number)
-            .limit(1)
-        ).one()
-        _assign(search, trial, worker_id, now, lease_seconds)
-        return trial
+        row = connection.execute(_OLDEST_PENDING, {"search_id": search.id}).one()
+        return RowState(row._mapping)
     if search.n_trials >= search.max_trials:
         return None
-    proposal = plans.propose(session, search)
+    plan = plans.plan_of(search.spec_text)
+    proposal = plans.propose(connection, plan, search.id, search.n_trials)
     if proposal is None:
         # The sampler waits for trials in flight (coarse_to_fine between rounds); with
         # none in flight its history can no longer change: it is exhausted.
@@ -93,16 +114,32 @@ def _claim_in(session: Session, search: Search, worker_id: str, now: datetime,
         return None
     if proposal.box is not None and all(r["round"] != proposal.round for r in search.rounds):
         search.rounds = [*search.rounds, {"round": proposal.round, "box": proposal.box}]
-    trial = Trial(
-        search_id=search.id, number=search.n_trials, params=proposal.params,
-        round=proposal.round or 0, status="pending", attempt=1, created_at=now, seq=0,
-    )
-    session.add(trial)
+    trial = _new_trial(search, proposal.params, proposal.round or 0, now)
     search.n_trials += 1
     count(search, "pending", +1)
-    session.flush()
-    _assign(search, trial, worker_id, now, lease_seconds)
     return trial
+
+
+def _claim_in(connection: Connection, search: RowState, worker_id: str,
+              lease_seconds: float) -> Claimed | None:
+    """Hand out one trial of the locked search, or None when it has no work for now."""
+    if search.status != "running":
+        return None
+    now = utcnow()
+    if search.count_running and has_expired(connection, search.id, now):
+        requeue_expired(connection, search, now)
+    trial = None
+    if search.status == "running" and search.count_running < search.spec["budget"][
+            "max_parallel"]:
+        trial = _next_trial(connection, search, now)
+    if trial is not None:
+        _assign(search, trial, worker_id, now, lease_seconds)
+        if trial.id is None:
+            insert_row(connection, TRIALS, trial)
+        else:
+            write_back(connection, TRIALS, trial)
+    write_back(connection, SEARCHES, search)
+    return None if trial is None else Claimed(trial, search.spec)
 
 
 def claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: float
@@ -115,45 +152,44 @@ def claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: fl
     lock at a time, so that two scanning claims can never deadlock.
     """
     if search_id is not None:
-        with db.write() as session:
-            search = lock_search(session, search_id, db.is_postgres)
+        with db.write_connection() as connection:
+            search = lock_search(connection, search_id, db.is_postgres)
             if search is None:
                 raise NotFound(f"search {search_id} not found")
-            trial = _claim_in(session, search, worker_id, utcnow(), lease_seconds)
-            return Claimed(trial, search) if trial else None
+            return _claim_in(connection, search, worker_id, lease_seconds)
     skipped = []
-    with db.write() as session:
-        candidates = session.scalars(
-            select(Search.id).where(Search.status == "running").order_by(Search.id)
+    with db.write_connection() as connection:
+        candidates = connection.scalars(
+            select(SEARCHES.c.id).where(SEARCHES.c.status == "running").order_by(SEARCHES.c.id)
         ).all()
         for candidate in candidates:
-            search = lock_search(session, candidate, db.is_postgres, skip_locked=True)
+            search = lock_search(connection, candidate, db.is_postgres, skip_locked=True)
             if search is None:
                 skipped.append(candidate)
                 continue
-            trial = _claim_in(session, search, worker_id, utcnow(), lease_seconds)
-            if trial is not None:
-                return Claimed(trial, search)
+            claimed = _claim_in(connection, search, worker_id, lease_seconds)
+            if claimed is not None:
+                return claimed
     for candidate in skipped:
-        with db.write() as session:
-            search = lock_search(session, candidate, db.is_postgres)
+        with db.write_connection() as connection:
+            search = lock_search(connection, candidate, db.is_postgres)
             if search is None:
                 continue
-            trial = _claim_in(session, search, worker_id, utcnow(), lease_seconds)
-            if trial is not None:
-                return Claimed(trial, search)
+            claimed = _claim_in(connection, search, worker_id, lease_seconds)
+            if claimed is not None:
+                return claimed
     return None
 
 
-def _leased(session: Session, db: Database, trial_id: int, lease_token: str
-            ) -> tuple[Search, Trial]:
+def _leased(connection: Connection, db: Database, trial_id: int, lease_token: str
+            ) -> tuple[RowState, RowState]:
     """The trial and its locked search, if the token is current and the trial running."""
-    search, trial = lock_search_of_trial(session, trial_id, db.is_postgres)
+    search, trial = lock_search_of_trial(connection, trial_id, db.is_postgres)
     _check_lease(trial, lease_token)
     return search, trial
 
 
-def _check_lease(trial: Trial, lease_token: str) -> None:
+def _check_lease(trial: RowState, lease_token: str) -> None:
     trial_id = trial.id
     if trial.lease_token != lease_token:
         raise Conflict(f"trial {trial_id}: the lease token is not the trial's current one "
@@ -162,54 +198,65 @@ def _check_lease(trial: Trial, lease_token: str) -> None:
         raise Conflict(f"trial {trial_id} is {trial.status}, not running")
 
 
-def _action(trial: Trial) -> Action:
+def _action(trial: RowState) -> Action:
     """Stop once the trial has a stop reason (set by cancel, a user's stop, or a rule)."""
     return Action(trial.stop_reason is not None, trial.stop_reason, trial.lease_expires_at)
 
 
 def heartbeat(db: Database, trial_id: int, lease_token: str, lease_seconds: float) -> Action:
     """Extend the lease; say whether the trial should stop."""
-    with db.write() as session:
+    with db.write_connection() as connection:
         now = utcnow()
-        _, trial = _leased(session, db, trial_id, lease_token)
+        _, trial = _leased(connection, db, trial_id, lease_token)
         trial.lease_expires_at = later(now, lease_seconds)
+        write_back(connection, TRIALS, trial)
         return _action(trial)
+
+
+@cache
+def _insert_epoch(postgres: bool) -> Insert:
+    """INSERT of one epoch's row that does nothing if the epoch is already stored."""
+    dialect_insert = postgresql.insert if postgres else sqlite.insert
+    columns = ("trial_id", "epoch", "value", "metrics", "created_at")
+    return (dialect_insert(INTERMEDIATE).values({name: bindparam(name) for name in columns})
+            .on_conflict_do_nothing(index_elements=["trial_id", "epoch"])
+            .returning(INTERMEDIATE.c.id))
 
 
 def report(db: Database, trial_id: int, lease_token: str, epoch: int,
            metrics: dict[str, float | None], lease_seconds: float) -> Action:
     """Store one epoch's metrics (once per epoch), extend the lease, say continue or stop."""
-    with db.write() as session:
+    with db.write_connection() as connection:
         now = utcnow()
-        search, trial = _leased(session, db, trial_id, lease_token)
-        seen = session.scalar(
-            select(Intermediate.id).where(
-                Intermediate.trial_id == trial.id, Intermediate.epoch == epoch
-            )
-        )
-        if seen is not None:
-            return _action(trial)
+        search, trial = _leased(connection, db, trial_id, lease_token)
         objective = search.spec["objective"]
         value = metrics.get(objective["metric"])
-        session.add(Intermediate(trial_id=trial.id, epoch=epoch, value=value,
-                                 metrics=metrics, created_at=now))
+        inserted = connection.scalar(_insert_epoch(db.is_postgres), {
+            "trial_id": trial.id, "epoch": epoch, "value": value, "metrics": metrics,
+            "created_at": now,
+        })
+        if inserted is None:  # this epoch was reported before: nothing changes
+            return _action(trial)
         if value is not None and better(objective["goal"], value, trial.value):
             trial.value = value
         trial.last_epoch = epoch if trial.last_epoch is None else max(trial.last_epoch, epoch)
         trial.lease_expires_at = later(now, lease_seconds)
+        plan = plans.plan_of(search.spec_text)
         if (trial.stop_reason is None and value is not None
-                and plans.should_stop_early(session, search, trial, epoch)):
+                and plans.should_stop_early(connection, plan, search.id, trial.id, epoch)):
             trial.stop_reason = f"pruned by {search.spec['early_stopping']['kind']} rule"
         touch(search, trial, now)
+        write_back(connection, TRIALS, trial)
+        write_back(connection, SEARCHES, search)
         return _action(trial)
 
 
 def complete(db: Database, trial_id: int, lease_token: str, metrics: dict[str, float | None]
-             ) -> Trial:
+             ) -> RowState:
     """Finish the trial with its final metrics; the same call again changes nothing."""
-    with db.write() as session:
+    with db.write_connection() as connection:
         now = utcnow()
-        search, trial = lock_search_of_trial(session, trial_id, db.is_postgres)
+        search, trial = lock_search_of_trial(connection, trial_id, db.is_postgres)
         if (trial.lease_token == lease_token and trial.status != "running"
                 and trial.metrics == metrics):
             return trial
@@ -224,33 +271,39 @@ def complete(db: Database, trial_id: int, lease_token: str, metrics: dict[str, f
         status = end_status(trial, search)
         move(search, trial, status, now)
         if status == "completed":
-            note_completed(session, search, trial)
+            note_completed(connection, search, trial)
         finish_if_done(search, now)
+        write_back(connection, TRIALS, trial)
+        write_back(connection, SEARCHES, search)
         return trial
 
 
-def fail(db: Database, trial_id: int, lease_token: str, error: str, retry: bool) -> Trial:
+def fail(db: Database, trial_id: int, lease_token: str, error: str, retry: bool) -> RowState:
     """Record the worker's failure: failed, or back to pending when it asks for a retry."""
-    with db.write() as session:
+    with db.write_connection() as connection:
         now = utcnow()
-        search, trial = _leased(session, db, trial_id, lease_token)
+        search, trial = _leased(connection, db, trial_id, lease_token)
         if retry:
-            release(session, search, trial, now, error)
+            release(connection, search, trial, now, error)
         else:
             trial.error = error
             move(search, trial, "failed", now)
             finish_if_done(search, now)
+        write_back(connection, TRIALS, trial)
+        write_back(connection, SEARCHES, search)
         return trial
 
 
-def stop(db: Database, trial_id: int) -> Trial:
+def stop(db: Database, trial_id: int) -> RowState:
     """A user asks a running trial to stop; its worker hears it at its next call."""
-    with db.write() as session:
+    with db.write_connection() as connection:
         now = utcnow()
-        search, trial = lock_search_of_trial(session, trial_id, db.is_postgres)
+        search, trial = lock_search_of_trial(connection, trial_id, db.is_postgres)
         if trial.status != "running":
             raise Conflict(f"trial {trial_id} is {trial.status}, not running: nothing to stop")
         if trial.stop_reason is None:
             trial.stop_reason = STOPPED_BY_USER
             touch(search, trial, now)
+            write_back(connection, TRIALS, trial)
+            write_back(connection, SEARCHES, search)
         return trial

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from service.db.models import Intermediate, Search, Trial
@@ -18,6 +18,13 @@ from service.db.session import Database
 from service.errors import NotFound
 
 TRIAL_COLUMNS = [column for column in Trial.__table__.columns if column.name != "lease_token"]
+_LAST_SEQ = select(Search.last_seq).where(Search.id == bindparam("search_id"))
+_CHANGED_SINCE = (
+    select(*TRIAL_COLUMNS)
+    .where(Trial.search_id == bindparam("search_id"), Trial.seq > bindparam("since"))
+    .order_by(Trial.seq)
+    .limit(bindparam("limit"))
+)
 
 
 @dataclass(frozen=True)
@@ -72,16 +79,17 @@ def page_trials(db: Database, search_id: int, status: str | None, order: str,
 
 
 def trials_since(db: Database, search_id: int, since: int, limit: int) -> TrialPage:
-    """Trials of the search changed after the cursor, in cursor order, and the next cursor."""
-    with db.read() as session:
-        last_seq = session.scalar(select(Search.last_seq).where(Search.id == search_id))
+    """Trials of the search changed after the cursor, in cursor order, and the next cursor.
+
+    Dashboards poll this every few seconds, so it runs prebuilt statements on a bare
+    Core connection.
+    """
+    with db.read_connection() as connection:
+        last_seq = connection.scalar(_LAST_SEQ, {"search_id": search_id})
         if last_seq is None:
             raise NotFound(f"search {search_id} not found")
-        rows = session.execute(
-            select(*TRIAL_COLUMNS)
-            .where(Trial.search_id == search_id, Trial.seq > since)
-            .order_by(Trial.seq)
-            .limit(limit + 1)
+        rows = connection.execute(
+            _CHANGED_SINCE, {"search_id": search_id, "since": since, "limit": limit + 1}
         ).all()
         has_more = len(rows) > limit
         rows = rows[:limit]

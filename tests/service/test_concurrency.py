@@ -1,20 +1,33 @@
 """Many workers claiming at once over real HTTP (`caviar serve` in a subprocess).
 
 Eight claimer threads each hold up to ten trials, so together they ask for 80
-while max_parallel is 50; a poller watches the server's running count.
+while max_parallel is 50; a poller watches the server's running count. Each
+test runs against a server of one process and of two (CAVIAR_WORKERS=2), where
+only the database's locks keep claims exact.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.service.helpers import API, make_spec
+from tests.support.processes import Server, live_server
 
 TRIALS, PARALLEL, CLAIMERS, HOLD = 500, 50, 8, 10
+
+
+@pytest.fixture(params=["1", "2"], ids=["1-process", "2-processes"])
+def server(database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+           ) -> Iterator[Server]:
+    """A real `caviar serve` on the test's database, with one or two server processes."""
+    with live_server(database_url, tmp_path, env={"CAVIAR_WORKERS": request.param}) as running:
+        yield running
 
 
 def _claimer(url: str, search_id: int | None, name: str, claims: list, lock: threading.Lock,

@@ -37,6 +37,14 @@ def test_a_bad_database_url_is_a_one_line_error(tmp_path, url, fragment):
     assert fragment in lines[0] and "secret" not in lines[0]
 
 
+@pytest.mark.parametrize("workers", ["0", "65"])
+def test_a_bad_worker_count_is_a_one_line_error(tmp_path, workers):
+    result = run_serve("--port", str(free_port()), "--workers", workers, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"caviar serve: error: --workers: must be between 1 and 64, got {workers}")
+
+
 @pytest.mark.e2e
 def test_serve_migrates_a_new_sqlite_file_in_the_working_directory(tmp_path):
     port = free_port()
