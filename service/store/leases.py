@@ -86,13 +86,15 @@ def requeue_expired(connection: Connection, search: RowState, now: datetime) -> 
 def requeue_all_expired(db: Database, now: datetime) -> int:
     """Release expired leases in every search (the server's background sweep)."""
     with db.read_connection() as connection:
+        # No DISTINCT in SQL: with it SQLite scans the (search_id, status) index
+        # instead of using the lease-expiry index.
         search_ids = connection.scalars(
             select(TRIALS.c.search_id).where(
                 TRIALS.c.status == "running", TRIALS.c.lease_expires_at < now
-            ).distinct()
+            )
         ).all()
     released = 0
-    for search_id in search_ids:
+    for search_id in sorted(set(search_ids)):
         with db.write_connection() as connection:
             search = lock_search(connection, search_id, db.is_postgres)
             if search is not None:
