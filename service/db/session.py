@@ -114,9 +114,19 @@ class Database:
             yield session
 
     @contextmanager
-    def write_connection(self) -> Iterator[Connection]:
-        """A write transaction on a bare Connection (Core only, no ORM Session): the hot path."""
+    def write_connection(self, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction on a bare Connection (Core only, no ORM Session): the hot path.
+
+        `durable=False` (per-epoch reports and heartbeats) lets PostgreSQL acknowledge
+        the commit before its WAL reaches the disk (`synchronous_commit = off` for this
+        transaction only). The database stays consistent; a crash of the database
+        machine can lose the last fraction of a second of such commits, never a claim,
+        a result or anything committed before a durable commit, since WAL is flushed
+        in order. SQLite in WAL mode with synchronous=NORMAL already behaves so.
+        """
         with self._write_lock or nullcontext(), self.write_engine.begin() as connection:
+            if not durable and self.is_postgres:
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             yield connection
 
     @contextmanager

@@ -205,7 +205,7 @@ def _action(trial: RowState) -> Action:
 
 def heartbeat(db: Database, trial_id: int, lease_token: str, lease_seconds: float) -> Action:
     """Extend the lease; say whether the trial should stop."""
-    with db.write_connection() as connection:
+    with db.write_connection(durable=False) as connection:
         now = utcnow()
         _, trial = _leased(connection, db, trial_id, lease_token)
         trial.lease_expires_at = later(now, lease_seconds)
@@ -226,7 +226,7 @@ def _insert_epoch(postgres: bool) -> Insert:
 def report(db: Database, trial_id: int, lease_token: str, epoch: int,
            metrics: dict[str, float | None], lease_seconds: float) -> Action:
     """Store one epoch's metrics (once per epoch), extend the lease, say continue or stop."""
-    with db.write_connection() as connection:
+    with db.write_connection(durable=False) as connection:
         now = utcnow()
         search, trial = _leased(connection, db, trial_id, lease_token)
         objective = search.spec["objective"]
