@@ -11,16 +11,24 @@ On a fresh SQLite file (or PostgreSQL database) this script:
    fresh browser context (cold cache) several times, and once more as a reload
    (warm cache), and reads `window.caviarReady`: the time from navigation until
    the header, the trial table and every chart above the parallel coordinates
-   are drawn. The parallel coordinates are drawn when scrolled into view; their
-   draw time is measured by scrolling to them. Reference measured in the same
-   run: loading and evaluating the vendored Plotly alone in a blank page;
+   (best so far, both learning-curve charts, the figure of the parameter
+   scatters) are drawn with every trial, after the full `since=0` load (charts
+   the page draws earlier from short lists of the best and running trials do
+   not count). The parallel coordinates are drawn when scrolled into view;
+   their draw time is measured by scrolling to them. The page's performance
+   marks (`caviar:*`) give the phases. Reference measured in the same run:
+   loading and evaluating the vendored Plotly bundle alone in a blank page;
 3. times `since` polls that find nothing new (client round trip, and the
    server's own time from its /metrics histogram) against `GET /healthz` as
    reference, and compares the payload of an empty poll, of a poll after a few
-   changes, and of the full `since=0` load.
+   changes, and of the full `since=0` load;
+4. with `--variants RUNS`, times cold loads with parts of the page's early
+   drawing turned off by failing the requests it rests on (the curve preview's
+   per-epoch fetches; the short lists of running and best trials), interleaved
+   with the page as shipped so that all see the same load.
 
     .venv/bin/python benchmarks/dashboard.py [--trials 10000] [--epochs 20]
-        [--runs 3] [--polls 300] [--database sqlite|postgres]
+        [--runs 3] [--polls 300] [--database sqlite|postgres] [--variants RUNS]
 
 Targets (issue 5): interactive in under 2 s; an empty poll under 10 ms; the
 poll's payload grows with what changed, not with the search.
@@ -35,12 +43,15 @@ import argparse
 import math
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -70,6 +81,7 @@ SPEC = {
     },
 }
 RUNNING = 3
+PREVIEWED = RUNNING + 10  # trials whose curves the page previews: the running and 10 best
 
 SEARCHES = sa.table("searches", sa.column("id"), sa.column("n_trials"),
                     sa.column("count_completed"), sa.column("last_seq"),
@@ -153,7 +165,7 @@ PLOTLY_ALONE = """async () => {
     const start = performance.now();
     await new Promise((resolve, reject) => {
         const script = document.createElement("script");
-        script.src = "/vendor/plotly.min.js";
+        script.src = "/vendor/plotly-gl2d.min.js";
         script.onload = resolve;
         script.onerror = reject;
         (document.head || document.body).append(script);
@@ -202,6 +214,8 @@ def measure_page(url: str, search_id: int, runs: int) -> dict[str, list[float]]:
                 page = context.new_page()
                 errors: list[str] = []
                 page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+                page.on("console", lambda message, errors=errors: errors.append(message.text)
+                        if message.type == "error" else None)
                 page.goto(page_url)
                 page.wait_for_selector("body[data-ready=search]", timeout=120_000)
                 figures["cold"].append(page.evaluate("window.caviarReady"))
@@ -221,14 +235,61 @@ def measure_page(url: str, search_id: int, runs: int) -> dict[str, list[float]]:
                 figures["warm"].append(page.evaluate("window.caviarReady"))
                 context.close()
                 if errors:
-                    raise RuntimeError(f"page errors: {errors}")
+                    raise RuntimeError(f"page and console errors: {errors}")
             print(f"  page drew {rows} table rows ({total})")
             print("  phases of the cold loads, ms from navigation (median): " + ", ".join(
                 f"{name} {statistics.median(p[name] for p in phases):.0f}"
-                for name in ["data", "table", "plotly", "ready"]))
+                for name in ["plotly", "data", "table", "best", "scatters", "curves", "ready"]))
         finally:
             browser.close()
     return figures
+
+
+def without_curve_preview(page: Any) -> None:
+    """Fail the page's first per-epoch fetches (those of its curve preview), so that the
+    learning curves are fetched and drawn only once every trial is loaded."""
+    failed = [0]
+
+    def handle(route: Any) -> None:
+        failed[0] += 1
+        if failed[0] <= PREVIEWED:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/v1/trials/\d+"), handle)
+
+
+VARIANTS: dict[str, Callable[[Any], None]] = {
+    "as shipped": lambda page: None,
+    "no curve preview (WebGL set-up kept)": without_curve_preview,
+    "no short lists: nothing drawn early": lambda page: page.route(
+        re.compile(r"/trials\?status="), lambda route: route.abort()),
+}
+
+
+def measure_variants(url: str, search_id: int, runs: int) -> dict[str, list[dict[str, float]]]:
+    """Cold first renders with the page's early drawing disabled in parts (by failing the
+    requests it rests on), interleaved so that every variant sees the same load."""
+    from playwright.sync_api import sync_playwright
+
+    phases: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             headless=True, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(runs):
+                for name, change in VARIANTS.items():
+                    context = browser.new_context(viewport={"width": 1280, "height": 800})
+                    page = context.new_page()
+                    change(page)
+                    page.goto(f"{url}/#/searches/{search_id}")
+                    page.wait_for_selector("body[data-ready=search]", timeout=120_000)
+                    phases[name].append(page.evaluate(PHASES))
+                    context.close()
+        finally:
+            browser.close()
+    return phases
 
 
 # --- the polls ----------------------------------------------------------------------------
@@ -283,6 +344,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="cold page loads (each + a reload)")
     parser.add_argument("--polls", type=int, default=300)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--variants", type=int, default=0, metavar="RUNS",
+                        help="also time RUNS cold loads of each variant with early drawing off")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder, database(args.database, Path(folder)) as url:
@@ -324,6 +387,14 @@ def run(args: argparse.Namespace, base_url: str, database_url: str) -> int:
     print(f"  sort the trial table by value                      "
           f"{statistics.median(page['sort']):7.1f}")
     print(f"  the page's own polls while idle, body bytes: {sorted(set(page['poll_bytes']))}")
+
+    if args.variants:
+        print(f"variants, cold loads interleaved, median of {args.variants}, "
+              "ms from navigation (data / ready):")
+        for name, runs in measure_variants(base_url, search["id"], args.variants).items():
+            data, ready = (statistics.median(p[k] for p in runs) for k in ("data", "ready"))
+            print(f"  {name:38s} {data:6.0f} / {ready:6.0f}   ready runs: "
+                  + ", ".join(f"{p['ready']:.0f}" for p in runs))
 
     search_id = search["id"]
     cursor = client.get(f"{API}/searches/{search_id}").json()["cursor"]

@@ -50,6 +50,24 @@ def chart(page: Page, selector: str) -> dict[str, Any]:
     })""")
 
 
+def scatter(page: Page, param: str) -> dict[str, Any]:
+    """The subplot of the objective against one parameter in the scatter figure, read like
+    `chart`, plus its plot area's width in px."""
+    return page.eval_on_selector("#scatters", """(div, param) => {
+        const traces = div.data.filter(t => t.meta === param);
+        const key = traces[0].xaxis.replace("x", "xaxis");
+        const axis = div._fullLayout[key];
+        return {
+            traces: traces.map(t => ({type: t.type, name: t.name, x: Array.from(t.x),
+                                      y: Array.from(t.y), customdata: t.customdata})),
+            xaxis: {type: axis.type, title: axis.title.text},
+            shapes: (div.layout.shapes || []).filter(s => s.xref === traces[0].xaxis)
+                .map(s => ({x0: s.x0, x1: s.x1})),
+            width: axis._length,
+        };
+    }""", param)
+
+
 def requests_to(page: Page, fragment: str) -> int:
     """How many requests the page has made to URLs containing fragment."""
     return page.evaluate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from tests.dashboard.helpers import (
     create_search,
     open_search,
     requests_to,
+    scatter,
     spec,
     table_statuses,
 )
@@ -47,17 +49,17 @@ def test_charts_and_table_render_on_each_parameter_scale(server, api, worker, op
     assert sorted(best_chart["traces"][0]["x"]) == [t["number"] for t in done]
     assert max(best_chart["traces"][1]["y"]) == pytest.approx(best["value"])
 
-    learning_rate = chart(page, "[data-param=learning_rate]")
+    learning_rate = scatter(page, "learning_rate")
     assert learning_rate["xaxis"]["type"] == "log"
     assert sorted(learning_rate["traces"][0]["x"]) == sorted(
         t["params"]["learning_rate"] for t in done)
-    beta1 = chart(page, "[data-param=beta1]")
+    beta1 = scatter(page, "beta1")
     assert beta1["xaxis"] == {"type": "log", "title": "1 − beta1 (log)"}
     assert sorted(beta1["traces"][0]["x"]) == pytest.approx(
         sorted(1 - t["params"]["beta1"] for t in done))
-    batch_size = chart(page, "[data-param=batch_size]")
+    batch_size = scatter(page, "batch_size")
     assert batch_size["xaxis"]["type"] == "category"
-    assert chart(page, "[data-param=num_layers]")["xaxis"]["type"] == "linear"
+    assert scatter(page, "num_layers")["xaxis"]["type"] == "linear"
 
     curves = chart(page, "#chart-curves-accuracy")
     names = [trace["name"] for trace in curves["traces"]]
@@ -80,7 +82,7 @@ def test_charts_and_table_render_on_each_parameter_scale(server, api, worker, op
 
 def test_a_newly_completed_trial_appears_without_a_reload(server, api, worker, open_page):
     search = create_search(api, spec("live"))
-    worker.run_trials(search["id"], 2, epochs=3)
+    done = worker.run_trials(search["id"], 2, epochs=3)
     running = worker.claim(search["id"])
     worker.report(running)
     page = open_page()
@@ -101,8 +103,10 @@ def test_a_newly_completed_trial_appears_without_a_reload(server, api, worker, o
     worker.complete(running)
     page.wait_for_selector(f"#trial-table tr[data-id='{running.id}'][data-status=completed]")
     page.wait_for_function("() => document.querySelector('#chart-best').data[0].x.length === 3")
-    page.wait_for_function("() => document.querySelector('[data-param=learning_rate]')"
-                           ".data[0].x.length === 3")
+    page.wait_for_function("() => document.querySelector('#scatters').data"
+                           ".filter(t => t.name === 'completed').every(t => t.x.length === 3)")
+    assert [t["customdata"] for t in scatter(page, "num_layers")["traces"]][0] == [
+        t["id"] for t in sorted(done, key=lambda t: t["number"])] + [running.id]
     assert page.inner_text("[data-count=completed]") == "3"
     assert page.evaluate("window.sameDocument") is True
 
@@ -193,17 +197,17 @@ def test_coarse_to_fine_boxes_are_drawn_on_the_parameter_scales(server, api, wor
     page = open_page()
     open_search(page, server.url, search["id"])
 
-    (shape,) = chart(page, "[data-param=learning_rate]")["shapes"]
+    (shape,) = scatter(page, "learning_rate")["shapes"]
     low, high = 1e-4, 1.0
     assert shape["x0"] == pytest.approx(low * (high / low) ** box["learning_rate"][0])
     assert shape["x1"] == pytest.approx(low * (high / low) ** box["learning_rate"][1])
-    (shape,) = chart(page, "[data-param=beta1]")["shapes"]
+    (shape,) = scatter(page, "beta1")["shapes"]
     gap = [0.1 * (0.001 / 0.1) ** u for u in box["beta1"]]
     assert [shape["x0"], shape["x1"]] == pytest.approx([gap[1], gap[0]])
-    (shape,) = chart(page, "[data-param=num_layers]")["shapes"]
+    (shape,) = scatter(page, "num_layers")["shapes"]
     assert [shape["x0"], shape["x1"]] == pytest.approx(
         [1.5 + 3 * box["num_layers"][0], 1.5 + 3 * box["num_layers"][1]])
-    (shape,) = chart(page, "[data-param=batch_size]")["shapes"]
+    (shape,) = scatter(page, "batch_size")["shapes"]
     index = [min(2, math.floor(u * 3)) for u in box["batch_size"]]
     assert shape["x0"] == index[0] - 0.5
 
@@ -214,9 +218,11 @@ def test_search_page_fits_a_phone(server, api, worker, open_page, artifacts):
     page = open_page(width=390, height=844)
     open_search(page, server.url, search["id"])
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    width = page.eval_on_selector("[data-param=learning_rate]",
-                                  "div => div.getBoundingClientRect().width")
-    assert 300 <= width <= 390
+    figure = page.eval_on_selector("#scatters", "div => div.getBoundingClientRect().width")
+    assert figure <= 390
+    # One column: each parameter's subplot spans the figure's width, one below the other.
+    assert all(scatter(page, name)["width"] >= 250
+               for name in ["learning_rate", "beta1", "batch_size", "num_layers"])
     page.locator("#chart-parallel").scroll_into_view_if_needed()
     page.wait_for_selector("#chart-parallel[data-drawn=true]")
     page.evaluate("window.scrollTo(0, 0)")
@@ -236,5 +242,56 @@ def test_a_minimized_objective_is_charted_and_ranked_lowest_first(server, api, w
     steps = chart(page, "#chart-best")["traces"][1]["y"]
     assert steps == sorted(steps, reverse=True)
     assert steps[-1] == pytest.approx(best["value"])
-    assert chart(page, "[data-param=learning_rate]")["traces"][0]["y"] == pytest.approx(
+    assert scatter(page, "learning_rate")["traces"][0]["y"] == pytest.approx(
         [t["value"] for t in sorted(done, key=lambda t: t["number"])])
+
+
+def test_the_parameter_scatters_share_one_figure_that_follows_the_width(server, api, worker,
+                                                                         open_page):
+    search = create_search(api, spec("grid"))
+    worker.run_trials(search["id"], 3, epochs=2)
+    page = open_page()
+    open_search(page, server.url, search["id"])
+    names = ["learning_rate", "beta1", "batch_size", "num_layers"]
+    domains = "div => div.data.filter(t => t.name === 'completed').map(t => " \
+              "div._fullLayout[t.yaxis.replace('y', 'yaxis')].domain.join())"
+    assert page.eval_on_selector("#scatters", "div => div.data.map(t => t.meta)") == [
+        name for name in names for _ in range(2)]
+    assert len(set(page.eval_on_selector("#scatters", domains))) == 1, "one row at 1280 px"
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function(f"() => new Set(({domains})(document.querySelector('#scatters')))"
+                           ".size === 4")
+    assert all(scatter(page, name)["width"] >= 250 for name in names)
+
+
+def test_curves_and_the_best_trials_are_drawn_while_every_trial_is_still_loading(
+        server, api, worker, open_page):
+    search = create_search(api, spec("early"))
+    done = worker.run_trials(search["id"], 4, epochs=3)
+    running = worker.claim(search["id"])
+    worker.report(running)
+    page = open_page()
+    held = []
+    page.route(re.compile(r"/trials\?since=0&"), lambda route: held.append(route))
+    page.goto(f"{server.url}/#/searches/{search['id']}")
+
+    page.wait_for_function(
+        "() => (document.querySelector('#chart-curves-accuracy').data || []).length === 5")
+    names = [t["name"] for t in chart(page, "#chart-curves-accuracy")["traces"]]
+    assert f"#{running.assignment['number']} running" in names
+    page.wait_for_function("() => document.querySelector('#scatters').data")
+    page.wait_for_function("() => document.querySelector('#chart-best').data")
+    assert len(held) == 1 and page.get_attribute("body", "data-ready") is None
+    assert page.inner_text("[data-count=completed]") == "4"
+    points, steps = chart(page, "#chart-best")["traces"]
+    assert points["x"] == sorted(t["number"] for t in done) and steps["x"] == []
+    assert sorted(scatter(page, "learning_rate")["traces"][0]["x"]) == sorted(
+        t["params"]["learning_rate"] for t in done)
+
+    held[0].continue_()
+    page.wait_for_selector("body[data-ready=search]")
+    points, steps = chart(page, "#chart-best")["traces"]
+    assert max(steps["y"]) == pytest.approx(max(t["value"] for t in done))
+    assert table_statuses(page)[running.id] == "running"
+    assert requests_to(page, "/api/v1/trials/") == 5, "fetched a shown trial's curve twice"

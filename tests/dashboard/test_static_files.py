@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -27,20 +28,23 @@ def test_nothing_is_loaded_from_another_host():
         assert "fetch(\"http" not in path.read_text(), path
 
 
-def test_vendored_plotly_is_the_pinned_version_with_its_license():
+def test_vendored_plotly_is_the_pinned_gl2d_bundle_with_its_license():
     readme = (STATIC / "vendor" / "README.md").read_text()
-    pinned = re.search(r"`plotly.js-dist-min`.*?\| (\d+\.\d+\.\d+) \|", readme).group(1)
-    with (STATIC / "vendor" / "plotly.min.js").open() as bundle:
-        header = bundle.read(200)
-    assert f"plotly.js v{pinned}" in header
+    pinned = re.search(r"`plotly-gl2d.min.js`.*?\| (\d+\.\d+\.\d+) \|", readme).group(1)
+    digest = re.search(r"SHA-256 of `plotly-gl2d.min.js`: `([0-9a-f]{64})`", readme).group(1)
+    bundle = (STATIC / "vendor" / "plotly-gl2d.min.js").read_bytes()
+    assert f"plotly.js (gl2d - minified) v{pinned}".encode() in bundle[:200]
+    assert hashlib.sha256(bundle).hexdigest() == digest
     assert "MIT" in (STATIC / "vendor" / "LICENSE-plotly.txt").read_text()
+    assert sorted(path.name for path in (STATIC / "vendor").glob("*.js")) == [
+        "plotly-gl2d.min.js"]
 
 
 def test_the_server_serves_the_dashboard_and_its_assets(server: Server):
     index = httpx.get(f"{server.url}/")
     assert index.status_code == 200
     assert '<main id="app"' in index.text
-    for asset in ["js/main.js", "css/dashboard.css", "vendor/plotly.min.js", "favicon.svg"]:
+    for asset in ["js/main.js", "css/dashboard.css", "vendor/plotly-gl2d.min.js", "favicon.svg"]:
         answer = httpx.get(f"{server.url}/{asset}")
         assert answer.status_code == 200, asset
     assert httpx.get(f"{server.url}/js/main.js").headers["content-type"].startswith(

@@ -47,6 +47,10 @@ export const getSearch = (id) => request("GET", `/searches/${id}`);
 /** POST /searches/{id}/cancel. */
 export const cancelSearch = (id) => request("POST", `/searches/${id}/cancel`);
 
+/** GET /searches/{id}/trials?status=&order=number|value&limit=: one page of trials. */
+export const listTrials = (id, { status, order, limit }) =>
+  request("GET", `/searches/${id}/trials`, { query: { status, order, limit } });
+
 /** GET /searches/{id}/trials?since=cursor: what changed after the cursor. */
 export const trialsSince = (id, since, limit = 10000) =>
   request("GET", `/searches/${id}/trials`, { query: { since, limit } });

@@ -47,7 +47,11 @@ export class ParallelChart {
       },
       { rootMargin: "200px" },
     );
-    this.observer.observe(div);
+  }
+
+  /** Draw once the chart scrolls into view (call when the store holds the trials). */
+  watch() {
+    this.observer.observe(this.div);
   }
 
   /**

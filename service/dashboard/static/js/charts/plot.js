@@ -4,17 +4,17 @@ let loading = null;
 
 /**
  * Load the vendored Plotly once. The page asks for it after starting its API
- * requests, so the server answers while the browser parses the 4.8 MB script.
+ * requests, so the server answers while the browser parses the 1.5 MB script.
  */
 export function loadPlotly() {
   loading ??= new Promise((resolve, reject) => {
     const script = document.createElement("script");
-    script.src = "vendor/plotly.min.js";
+    script.src = "vendor/plotly-gl2d.min.js";
     script.onload = () => {
       performance.mark("caviar:plotly");
       resolve(window.Plotly);
     };
-    script.onerror = () => reject(new Error("could not load vendor/plotly.min.js"));
+    script.onerror = () => reject(new Error("could not load vendor/plotly-gl2d.min.js"));
     document.head.append(script);
   });
   return loading;

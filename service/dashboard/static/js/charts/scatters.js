@@ -1,10 +1,47 @@
-// The objective against each searched parameter: one scatter per parameter,
+// The objective against each searched parameter: one subplot per parameter,
 // on the parameter's own scale, with coarse_to_fine boxes drawn as bands.
+// All subplots live in one Plotly figure, so that past 2,000 points they
+// share one WebGL context: each context costs ~150 ms to set up without a
+// GPU, and a figure per parameter made that the biggest share of a first
+// render at 10,000 trials.
 
-import { el } from "../format.js";
 import { COLORS, CONFIG, layout, loadPlotly, markerType, onPointClick, title } from "./plot.js";
 
 const ROUND_COLORS = ["#edae49", "#00798c", "#d1495b", "#66a182", "#8d96a3"];
+const MIN_CELL_WIDTH = 300;
+const ROW_HEIGHT = 260;
+const MARGIN = { l: 56, r: 12, t: 12, b: 44 };
+const GAP_X = 64;
+const GAP_Y = 60;
+
+/** Plotly's names of subplot k's axes: trace refs ("x2") and layout keys ("xaxis2"). */
+export function axisNames(k) {
+  const suffix = k === 0 ? "" : String(k + 1);
+  return { x: `x${suffix}`, y: `y${suffix}`, xaxis: `xaxis${suffix}`, yaxis: `yaxis${suffix}` };
+}
+
+/** Columns for n subplots in a figure `width` px wide: as many as fit, rows balanced. */
+export function columnsFor(n, width) {
+  const fit = Math.max(1, Math.floor(width / MIN_CELL_WIDTH));
+  const rows = Math.ceil(n / Math.min(n, fit));
+  return Math.ceil(n / rows);
+}
+
+/** The x and y domains of subplot k in a grid of `columns`, `rows`, on a width × height px figure. */
+function domains(k, columns, rows, width, height) {
+  const plotWidth = width - MARGIN.l - MARGIN.r;
+  const plotHeight = height - MARGIN.t - MARGIN.b;
+  const cellWidth = (plotWidth - (columns - 1) * GAP_X) / columns;
+  const cellHeight = (plotHeight - (rows - 1) * GAP_Y) / rows;
+  const column = k % columns;
+  const row = Math.floor(k / columns);
+  const left = column * (cellWidth + GAP_X);
+  const top = plotHeight - row * (cellHeight + GAP_Y);
+  return {
+    x: [left / plotWidth, (left + cellWidth) / plotWidth],
+    y: [(top - cellHeight) / plotHeight, top / plotHeight],
+  };
+}
 
 function xaxisOf(axis) {
   const base = { title: title(axis.title), zeroline: false };
@@ -31,8 +68,9 @@ function xaxisOf(axis) {
   return { ...base, type: "linear", range: [from - pad, to + pad] };
 }
 
-/** Bands over the x range each coarse_to_fine round sampled (not the whole range). */
-export function roundShapes(axis, rounds) {
+/** Bands over the x range each coarse_to_fine round sampled (not the whole range) on subplot k. */
+export function roundShapes(axis, rounds, k = 0) {
+  const { x, y } = axisNames(k);
   const shapes = [];
   for (const round of rounds || []) {
     const span = round.box && round.box[axis.name];
@@ -41,8 +79,8 @@ export function roundShapes(axis, rounds) {
     const color = ROUND_COLORS[round.round % ROUND_COLORS.length];
     shapes.push({
       type: "rect",
-      xref: "x",
-      yref: "paper",
+      xref: x,
+      yref: `${y} domain`,
       x0,
       x1,
       y0: 0,
@@ -57,62 +95,135 @@ export function roundShapes(axis, rounds) {
   return shapes;
 }
 
-/** One scatter of the objective against one parameter, grown by extendTraces. */
-class ParamScatter {
-  constructor(div, axis, metric, onPick) {
+/** One figure of the objective against every parameter, grown by extendTraces. */
+export class ScatterGrid {
+  constructor(div, axes, metric, store, onPick) {
     this.div = div;
-    this.axis = axis;
+    this.axes = axes;
     this.metric = metric;
+    this.store = store;
     this.onPick = onPick;
     this.plotted = new Set();
     this.rounds = [];
     this.drawn = false;
+    this.clickable = false;
+    this.previewing = Promise.resolve();
+    this.columns = 0;
+    div.dataset.params = axes.map((a) => a.name).join(" ");
+    this.size();
+    this.onResize = () => {
+      if (this.drawn && columnsFor(this.axes.length, this.div.clientWidth) !== this.columns) {
+        this.redraw();
+      }
+    };
+    window.addEventListener("resize", this.onResize);
   }
 
-  columns(trials) {
+  pointsOf(trials, axis) {
     return {
-      x: trials.map((t) => this.axis.toAxis(t.params[this.axis.name])),
+      x: trials.map((t) => axis.toAxis(t.params[axis.name])),
       y: trials.map((t) => t.value),
       customdata: trials.map((t) => t.id),
     };
   }
 
-  async redraw(completed, pruned) {
+  /** Two traces per parameter (completed, pruned), in the order of the axes. */
+  traces(completed, pruned) {
+    return this.axes.flatMap((axis, k) => {
+      const { x, y } = axisNames(k);
+      const hover = `${axis.name}=%{x}<br>${this.metric}=%{y}<extra>%{fullData.name}</extra>`;
+      const common = { type: this.type, mode: "markers", xaxis: x, yaxis: y, meta: axis.name };
+      return [
+        {
+          ...common,
+          name: "completed",
+          ...this.pointsOf(completed, axis),
+          marker: { size: 6, color: COLORS.value, opacity: 0.6 },
+          hovertemplate: hover,
+        },
+        {
+          ...common,
+          name: "pruned",
+          ...this.pointsOf(pruned, axis),
+          marker: { size: 5, color: COLORS.pruned, opacity: 0.6, symbol: "x" },
+          hovertemplate: hover,
+        },
+      ];
+    });
+  }
+
+  /** Columns, rows and height for the figure's current width; sets the div's height. */
+  size() {
+    const n = Math.max(1, this.axes.length);
+    const width = this.div.clientWidth || MIN_CELL_WIDTH;
+    this.columns = columnsFor(n, width);
+    const rows = Math.ceil(n / this.columns);
+    const height = rows * ROW_HEIGHT;
+    this.div.style.height = `${height}px`;
+    return { width, rows, height };
+  }
+
+  /** Axes, domains, height and round boxes for the figure's current width. */
+  look() {
+    const { width, rows, height } = this.size();
+    const extra = { margin: MARGIN, height, shapes: [] };
+    this.axes.forEach((axis, k) => {
+      const names = axisNames(k);
+      const domain = domains(k, this.columns, rows, width, height);
+      extra[names.xaxis] = { ...xaxisOf(axis), domain: domain.x, anchor: names.y };
+      extra[names.yaxis] = {
+        domain: domain.y,
+        anchor: names.x,
+        ...(k % this.columns === 0 ? { title: title(this.metric) } : {}),
+      };
+      extra.shapes.push(...roundShapes(axis, this.rounds, k));
+    });
+    return layout(extra);
+  }
+
+  /**
+   * Draw the best few trials (`best` resolves to them: listed before every
+   * trial is loaded) with the trace type the full figure will have for
+   * `expected` points, so that Plotly sets up its WebGL context and shaders
+   * (~0.5 s without a GPU) while the full load is still on its way. update()
+   * then draws every trial.
+   */
+  preview(best, expected) {
+    if (!this.axes.length) return this.previewing;
+    this.previewing = (async () => {
+      const trials = (await best).filter((t) => t.value !== null);
+      const Plotly = await loadPlotly();
+      this.type = markerType(expected);
+      await Plotly.react(this.div, this.traces(trials, []), this.look(), CONFIG);
+      this.listen();
+    })().catch(() => {
+      // Only a head start: update() draws the whole figure and reports its errors.
+    });
+    return this.previewing;
+  }
+
+  listen() {
+    if (!this.clickable) onPointClick(this.div, this.onPick);
+    this.clickable = true;
+  }
+
+  async redraw() {
     const Plotly = await loadPlotly();
+    const completed = this.store.completed();
+    const pruned = this.store.pruned();
     this.type = markerType(completed.length + pruned.length);
     this.plotted = new Set([...completed, ...pruned].map((t) => t.id));
-    const hover = `${this.axis.name}=%{x}<br>${this.metric}=%{y}<extra>%{fullData.name}</extra>`;
-    const data = [
-      {
-        type: this.type,
-        mode: "markers",
-        name: "completed",
-        ...this.columns(completed),
-        marker: { size: 6, color: COLORS.value, opacity: 0.6 },
-        hovertemplate: hover,
-      },
-      {
-        type: this.type,
-        mode: "markers",
-        name: "pruned",
-        ...this.columns(pruned),
-        marker: { size: 5, color: COLORS.pruned, opacity: 0.6, symbol: "x" },
-        hovertemplate: hover,
-      },
-    ];
-    const look = layout({
-      xaxis: xaxisOf(this.axis),
-      yaxis: { title: title(this.metric) },
-      shapes: roundShapes(this.axis, this.rounds),
-      margin: { l: 56, r: 12, t: 12, b: 44 },
-    });
-    await Plotly.react(this.div, data, look, CONFIG);
-    if (!this.drawn) onPointClick(this.div, this.onPick);
+    await Plotly.react(this.div, this.traces(completed, pruned), this.look(), CONFIG);
+    this.listen();
     this.drawn = true;
   }
 
-  /** Append newly finished trials; redraw only if an already plotted one changed. */
-  async add(changed, store) {
+  /** Add what changed (or draw everything the first time); redraw if a plotted trial changed. */
+  async update(changed, rounds) {
+    if (!this.axes.length) return undefined;
+    await this.previewing;
+    const roundsMoved = (rounds || []).length !== this.rounds.length;
+    this.rounds = rounds || [];
     const completed = changed.filter((t) => t.status === "completed" && t.value !== null);
     const pruned = changed.filter((t) => t.status === "pruned" && t.value !== null);
     const grown = this.plotted.size + completed.length + pruned.length;
@@ -121,50 +232,30 @@ class ParamScatter {
       changed.some((t) => this.plotted.has(t.id)) ||
       markerType(grown) !== this.type
     ) {
-      return this.redraw(store.completed(), store.pruned());
+      return this.redraw();
+    }
+    const Plotly = await loadPlotly();
+    if (roundsMoved) {
+      await Plotly.relayout(this.div, {
+        shapes: this.axes.flatMap((axis, k) => roundShapes(axis, this.rounds, k)),
+      });
     }
     if (!completed.length && !pruned.length) return undefined;
-    const a = this.columns(completed);
-    const b = this.columns(pruned);
     for (const t of [...completed, ...pruned]) this.plotted.add(t.id);
-    const Plotly = await loadPlotly();
-    return Plotly.extendTraces(
-      this.div,
-      { x: [a.x, b.x], y: [a.y, b.y], customdata: [a.customdata, b.customdata] },
-      [0, 1],
-    );
-  }
-
-  async setRounds(rounds) {
-    this.rounds = rounds;
-    const Plotly = await loadPlotly();
-    if (this.drawn) await Plotly.relayout(this.div, { shapes: roundShapes(this.axis, rounds) });
-  }
-}
-
-/** A grid of ParamScatter, one per searched parameter. */
-export class ScatterGrid {
-  constructor(container, axes, metric, store, onPick) {
-    this.store = store;
-    this.roundsSeen = 0;
-    this.scatters = axes.map((axis) => {
-      const div = el("div", { class: "chart small", dataset: { param: axis.name } });
-      container.append(el("figure", { class: "card" }, div));
-      return new ParamScatter(div, axis, metric, onPick);
-    });
-  }
-
-  /** Add what changed (or draw everything the first time). */
-  async update(changed, rounds) {
-    if ((rounds || []).length !== this.roundsSeen) {
-      this.roundsSeen = rounds.length;
-      this.scatters.forEach((s) => {
-        s.rounds = rounds;
-      });
-      if (this.scatters.some((s) => s.drawn)) {
-        await Promise.all(this.scatters.map((s) => s.setRounds(rounds)));
+    const update = { x: [], y: [], customdata: [] };
+    for (const axis of this.axes) {
+      for (const trials of [completed, pruned]) {
+        const points = this.pointsOf(trials, axis);
+        update.x.push(points.x);
+        update.y.push(points.y);
+        update.customdata.push(points.customdata);
       }
     }
-    await Promise.all(this.scatters.map((s) => s.add(changed, this.store)));
+    return Plotly.extendTraces(this.div, update, update.x.map((_, i) => i));
+  }
+
+  /** Stop following the window's width. */
+  dispose() {
+    window.removeEventListener("resize", this.onResize);
   }
 }

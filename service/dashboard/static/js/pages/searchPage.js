@@ -2,7 +2,7 @@
 // parameter, parallel coordinates and the trial table, all kept live by
 // polling the `since` cursor until the search has ended.
 
-import { cancelSearch, getSearch, getTrial, trialsSince } from "../api.js";
+import { cancelSearch, getSearch, getTrial, listTrials, trialsSince } from "../api.js";
 import { BestSoFarChart } from "../charts/bestSoFar.js";
 import { CurvesChart } from "../charts/curves.js";
 import { ParallelChart } from "../charts/parallel.js";
@@ -46,7 +46,7 @@ class SearchPage {
     this.store = new TrialStore(spec.objective.goal);
     const pick = (id) => this.panel.open(id).catch((error) => notify(error.message, "error"));
     this.panel = new TrialPanel(this.store);
-    this.liveNote = el("span", { class: "live" });
+    this.liveNote = el("span", { class: "live" }, "loading trials…");
     this.build(pick);
   }
 
@@ -67,7 +67,7 @@ class SearchPage {
     const best = el("div", { class: "chart", id: "chart-best" });
     const accuracy = el("div", { class: "chart", id: "chart-curves-accuracy" });
     const loss = el("div", { class: "chart", id: "chart-curves-loss" });
-    const scatters = el("div", { class: "scatter-grid", id: "scatters" });
+    const scatters = el("div", { class: "chart", id: "scatters" });
     const parallel = el("div", { class: "chart tall", id: "chart-parallel" });
     const table = el("section", { class: "card table-card", id: "trial-table" });
     this.root.replaceChildren(
@@ -88,7 +88,7 @@ class SearchPage {
         " when stopped by the user or a cancel. Click a point for its trial.",
       ),
       el("h2", { class: "section" }, `${this.metric} against each parameter`),
-      scatters,
+      chartCard("scatters-card", scatters),
       chartCard("parallel-card", parallel),
       el("h2", { class: "section" }, "Trials"),
       table,
@@ -113,6 +113,20 @@ class SearchPage {
   }
 
   /**
+   * Draw what the short lists of running and best trials show while every
+   * trial is still loading: the learning curves in full, and the best trials
+   * on the WebGL charts, which sets those up ahead of the full draw.
+   */
+  preview(shortLists) {
+    this.curves.preview(shortLists);
+    const finished = this.search.counts.completed + this.search.counts.pruned;
+    const best = shortLists.then((lists) => lists.best);
+    best.catch(() => {});
+    this.best.preview(best, finished);
+    this.scatters.preview(best, finished);
+  }
+
+  /**
    * First full render of every trial (fetched alongside the search), then
    * mark the page ready and poll. The first poll runs even for an ended
    * search: it reads the search before the trials, so it sees every change
@@ -121,7 +135,8 @@ class SearchPage {
   async start(first) {
     this.store.cursor = first.cursor;
     const changed = this.store.merge(first.items);
-    await this.redraw(changed, () => performance.mark("caviar:table"));
+    this.parallel.watch();
+    await this.redraw(changed, (name) => performance.mark(`caviar:${name}`));
     this.showLive(this.live());
     performance.mark("caviar:ready");
     window.caviarReady = performance.now();
@@ -134,16 +149,20 @@ class SearchPage {
     this.pollTimer = setTimeout(() => this.poller.start(), POLL_MS);
   }
 
-  /** Header and table first (they need no Plotly), then every chart; afterTable marks the gap. */
-  async redraw(changed, afterTable = () => {}) {
+  /**
+   * Header and table first (they need no Plotly), then every chart; mark(name)
+   * is called as each is done (the first render sets performance marks).
+   */
+  async redraw(changed, mark = () => {}) {
     this.header.update(this.search);
     this.table.refresh();
-    afterTable();
+    mark("table");
+    const drawn = (name, promise) => promise.then(() => mark(name));
     await Promise.all([
-      this.best.update(),
-      this.scatters.update(changed, this.search.rounds),
+      drawn("best", this.best.update()),
+      drawn("scatters", this.scatters.update(changed, this.search.rounds)),
       this.parallel.update(),
-      this.curves.update(),
+      drawn("curves", this.curves.update()),
     ]);
   }
 
@@ -198,16 +217,41 @@ class SearchPage {
     if (this.poller) this.poller.stop();
     this.panel.remove();
     this.parallel.dispose();
+    this.scatters.dispose();
     for (const div of this.root.querySelectorAll(".js-plotly-plot")) purge(div);
   }
 }
 
-/** Mount the page of search `id` into root; returns the page (with unmount()). */
+/**
+ * Mount the page of search `id` into root; returns the page (with unmount()).
+ *
+ * Every trial comes in one long request (5 MB at 10,000 trials). It starts
+ * first; beside it go the search and the short lists of running and best
+ * trials, so the page's frame, header and learning curves are drawn while the
+ * long request is still on its way.
+ */
 export async function mountSearchPage(root, id) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading search…"));
-  const [search, first] = await Promise.all([getSearch(id), pullChanges(id, 0)]);
-  performance.mark("caviar:data");
+  const everything = pullChanges(id, 0);
+  const shortLists = Promise.all([
+    listTrials(id, { status: "running", limit: 100 }),
+    listTrials(id, { status: "completed", order: "value", limit: 10 }),
+  ]).then(([running, best]) => ({ running: running.items, best: best.items }));
+  // Handled here too, so that when the search does not exist its 404 is
+  // reported once (by getSearch below), not as unhandled rejections.
+  everything.catch(() => {});
+  shortLists.catch(() => {});
+  const search = await getSearch(id);
   const page = new SearchPage(root, search);
-  await page.start(first);
+  page.header.update(search);
+  page.preview(shortLists);
+  try {
+    const first = await everything;
+    performance.mark("caviar:data");
+    await page.start(first);
+  } catch (error) {
+    page.unmount();
+    throw error;
+  }
   return page;
 }

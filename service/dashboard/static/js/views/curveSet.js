@@ -5,6 +5,9 @@ const TOP = 10;
 const STOPPED = 5;
 const MAX_RUNNING = 24;
 
+/** What identifies a drawing: which trials, in which order, at which change. */
+const keyOf = (trials) => trials.map((t) => `${t.id}:${t.seq}`).join(",");
+
 export class CurveSet {
   constructor(store, chart, fetchTrial) {
     this.store = store;
@@ -12,6 +15,34 @@ export class CurveSet {
     this.fetchTrial = fetchTrial;
     this.details = new Map();
     this.shownKey = null;
+    this.previewing = Promise.resolve();
+  }
+
+  /**
+   * Draw the curves of the running and best trials (as the server ranks them)
+   * before every trial is loaded: `lists` resolves to {running, best}, short
+   * lists the page asks for alongside its full load, and they are drawn while
+   * that load is still on its way. The first update() then finds the same
+   * trials and redraws only if the choice moved.
+   */
+  preview(lists) {
+    this.previewing = (async () => {
+      const { running, best } = await lists;
+      const shown = [...running.slice(-MAX_RUNNING), ...best.slice(0, TOP)];
+      const fetched = await Promise.all(shown.map((t) => this.fetchTrial(t.id)));
+      for (const detail of fetched) this.details.set(detail.id, detail);
+      this.shownKey = keyOf(shown);
+      await this.chart.show(shown.map((t) => ({ trial: t, rows: this.rowsOf(t) })));
+    })().catch(() => {
+      // Only a head start: update() fetches and draws what is still missing,
+      // and reports the error if it happens again.
+      this.shownKey = null;
+    });
+    return this.previewing;
+  }
+
+  rowsOf(trial) {
+    return this.details.get(trial.id).intermediate || [];
   }
 
   /** Running trials, the best completed ones, and the latest stopped early. */
@@ -34,6 +65,7 @@ export class CurveSet {
 
   /** Fetch the changed curves among those shown and redraw if anything moved. */
   async update() {
+    await this.previewing;
     const shown = this.wanted();
     const stale = shown.filter((t) => {
       const known = this.details.get(t.id);
@@ -45,14 +77,9 @@ export class CurveSet {
     for (const detail of fetched) this.details.set(detail.id, detail);
     const ids = new Set(shown.map((t) => t.id));
     for (const id of this.details.keys()) if (!ids.has(id)) this.details.delete(id);
-    const key = shown.map((t) => `${t.id}:${t.seq}`).join(",");
+    const key = keyOf(shown);
     if (key === this.shownKey && !fetched.length) return;
     this.shownKey = key;
-    await this.chart.show(
-      shown.map((t) => ({
-        trial: this.store.get(t.id),
-        rows: this.details.get(t.id).intermediate || [],
-      })),
-    );
+    await this.chart.show(shown.map((t) => ({ trial: this.store.get(t.id), rows: this.rowsOf(t) })));
   }
 }
