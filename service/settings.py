@@ -17,7 +17,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from caviar.errors import UsageError
+
+class SettingsError(ValueError):
+    """A CAVIAR_* variable with a bad value; the message names it and the rule."""
 
 
 def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
@@ -28,9 +30,9 @@ def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -
         value = kind(text)
     except ValueError:
         what = "an integer" if kind is int else "a number"
-        raise UsageError(f"{name}: must be {what}, got {text!r}") from None
+        raise SettingsError(f"{name}: must be {what}, got {text!r}") from None
     if value <= 0:
-        raise UsageError(f"{name}: must be > 0, got {text!r}")
+        raise SettingsError(f"{name}: must be > 0, got {text!r}")
     return value
 
 

@@ -55,9 +55,12 @@ def run(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from service.db.session import DatabaseURLError, check_url
-    from service.settings import Settings
+    from service.settings import Settings, SettingsError
 
-    settings = Settings.from_env(database_url=args.database_url, workers=args.workers)
+    try:
+        settings = Settings.from_env(database_url=args.database_url, workers=args.workers)
+    except SettingsError as error:
+        raise UsageError(str(error)) from None
     try:
         check_url(settings.database_url)  # before the slow imports: a typo fails at once
     except DatabaseURLError as error:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from caviar.errors import UsageError
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 
 
 def test_defaults():
@@ -37,5 +36,5 @@ def test_environment_values_and_overrides():
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_rule(name, value, fragment):
-    with pytest.raises(UsageError, match=f"{name}: {fragment}"):
+    with pytest.raises(SettingsError, match=f"{name}: {fragment}"):
         Settings.from_env({name: value})
