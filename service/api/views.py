@@ -1,10 +1,14 @@
 """JSON views of stored rows, built as plain dicts (the shapes of docs/api.md).
 
 They read attributes, so they work on ORM objects and on selected rows alike.
+Listings of trials are the exception: their rows arrive as JSON text from the
+database (service.store.trial_json) and are joined into the body's bytes.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +44,19 @@ def trial_json(trial: Any) -> dict[str, Any]:
         "finished_at": iso(trial.finished_at),
         "seq": trial.seq,
     }
+
+
+def trial_list_body(rows: Iterable[Any], **fields: Any) -> bytes:
+    """`{"items": [Trial...], **fields}` as UTF-8 JSON, from rows of (json_head, value, json_tail).
+
+    The value is written as `json.dumps` writes a float (its repr). Each item is
+    encoded on its own: one non-ASCII character would otherwise widen the whole
+    body's string before its encoding.
+    """
+    items = b",".join([f"{head}{'null' if value is None else repr(value)}{tail}".encode()
+                       for head, value, tail, *_ in rows])
+    rest = json.dumps(fields, separators=(",", ":"))[1:]  # '"cursor":3,...}', or '}'
+    return b'{"items":[' + items + (b"]," if fields else b"]") + rest.encode()
 
 
 def intermediate_json(row: Any) -> dict[str, Any]:

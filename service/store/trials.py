@@ -1,35 +1,52 @@
 """Reading trials: one with its per-epoch rows, pages, and changes since a cursor.
 
-Pages and cursor polls select plain rows (no ORM objects) so that the API can
-build JSON for thousands of trials cheaply; `since` is a range scan of the
-(search_id, seq) index.
+Pages and cursor polls select each trial as JSON text built by the database
+(`service.store.trial_json`: no ORM objects, no decoding of the JSON columns),
+so that the API can answer with thousands of trials cheaply; `since` is a
+range scan of the (search_id, seq) index.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from service.db.models import Intermediate, Search, Trial
 from service.db.session import Database
 from service.errors import NotFound
+from service.store.trial_json import trial_json_columns
 
-TRIAL_COLUMNS = [column for column in Trial.__table__.columns if column.name != "lease_token"]
 _LAST_SEQ = select(Search.last_seq).where(Search.id == bindparam("search_id"))
-_CHANGED_SINCE = (
-    select(*TRIAL_COLUMNS)
-    .where(Trial.search_id == bindparam("search_id"), Trial.seq > bindparam("since"))
-    .order_by(Trial.seq)
-    .limit(bindparam("limit"))
-)
+
+
+@cache
+def _as_json(postgres: bool) -> Select:
+    """SELECT of each trial's JSON head, value, JSON tail and seq (no WHERE yet)."""
+    head, tail = trial_json_columns(postgres)
+    return select(head, Trial.value, tail, Trial.seq).select_from(Trial)
+
+
+@cache
+def _changed_since(postgres: bool) -> Select:
+    """The cursor poll: the search's trials with seq > since, in seq order, up to limit."""
+    return (
+        _as_json(postgres)
+        .where(Trial.search_id == bindparam("search_id"), Trial.seq > bindparam("since"))
+        .order_by(Trial.seq)
+        .limit(bindparam("limit"))
+    )
 
 
 @dataclass(frozen=True)
 class TrialPage:
-    """Trials of a search and the search's cursor when they were read."""
+    """Trials of a search and the search's cursor when they were read.
+
+    Each row is (json_head, value, json_tail, seq): see service.store.trial_json.
+    """
 
     rows: Sequence[Row]
     total: int | None
@@ -73,7 +90,7 @@ def page_trials(db: Database, search_id: int, status: str | None, order: str,
         else:
             ordering = [Trial.number]
         rows = session.execute(
-            select(*TRIAL_COLUMNS).where(*where).order_by(*ordering).limit(limit).offset(offset)
+            _as_json(db.is_postgres).where(*where).order_by(*ordering).limit(limit).offset(offset)
         ).all()
         return TrialPage(rows, total, search.last_seq, offset + len(rows) < total)
 
@@ -88,9 +105,9 @@ def trials_since(db: Database, search_id: int, since: int, limit: int) -> TrialP
         last_seq = connection.scalar(_LAST_SEQ, {"search_id": search_id})
         if last_seq is None:
             raise NotFound(f"search {search_id} not found")
-        rows = connection.execute(
-            _CHANGED_SINCE, {"search_id": search_id, "since": since, "limit": limit + 1}
-        ).all()
+        rows = connection.execute(_changed_since(db.is_postgres),
+                                  {"search_id": search_id, "since": since, "limit": limit + 1}
+                                  ).all()
         has_more = len(rows) > limit
         rows = rows[:limit]
         # Nothing new: the same cursor, or the search's own if the caller's is ahead of it
