@@ -1,6 +1,9 @@
 """One worker process's loop: claim a trial, load its data, train it, report, complete; repeat.
 
 - Reports and heartbeats go through a `TrialSession` while the engine trains.
+- The outcome (complete or fail) is sent by the session's thread after the last
+  reports, while this loop already claims and trains the next trial; the loop
+  waits for it only before exiting or when a claim finds no work.
 - A finished result is retried until the server accepts it or answers that the
   lease is gone (409), so a server restart does not lose it.
 - A diverged or crashing run is reported with `fail` and the reason; the loop goes on.
@@ -40,7 +43,9 @@ class TimeSplit:
 
     `training`: inside the engine. `data`: loading and splitting datasets (once per
     dataset and process; includes a download). `overhead`: the rest of each trial's
-    wall time, from the claim to the result accepted: HTTP and the server's database.
+    wall time (the claim, and any wait for the server's answers outside training),
+    plus waits for a previous trial's outcome to be delivered: HTTP and the server's
+    database. Outcomes delivered while the next trial trains cost no wall time.
     `idle`: waiting for work, or for an unreachable server.
     """
 
@@ -84,6 +89,7 @@ class Runner:
         self.log = log or logging.getLogger("caviar.worker")
         self.times = TimeSplit()
         self._shutdown = False
+        self._settling: TrialSession | None = None
 
     def request_shutdown(self) -> None:
         """Stop claiming; give the running trial back. Safe to call from a signal handler."""
@@ -117,6 +123,8 @@ class Runner:
                 if unreachable:
                     self.log.info("server reachable again")
                 unreachable = 0
+                if assignment is None and self._wait_settled_between_trials():
+                    continue  # the previous trial's outcome may have freed a slot: ask again
                 if assignment is None:
                     self._idle(self.options.poll_seconds, started)
                 else:
@@ -127,6 +135,7 @@ class Runner:
             if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
                 self.log.info("no work for %.0f s; exiting", idle_exit)
                 break
+        self._wait_settled_between_trials()
         self.log.info("stats: %s", self.times.as_json())
         return 0
 
@@ -136,6 +145,21 @@ class Runner:
         while not self.shutting_down() and time.monotonic() < deadline:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         self.times.idle += time.monotonic() - started
+
+    def _wait_settled(self) -> bool:
+        """Wait for the previous trial's outcome to be sent; True if there was one."""
+        session, self._settling = self._settling, None
+        if session is None:
+            return False
+        session.wait()
+        return True
+
+    def _wait_settled_between_trials(self) -> bool:
+        """`_wait_settled`, counting the wait as overhead (it is waiting on the server)."""
+        started = time.monotonic()
+        waited = self._wait_settled()
+        self.times.overhead += time.monotonic() - started
+        return waited
 
     def _run_trial(self, a: Assignment, claimed_at: float) -> None:
         self.times.trials += 1
@@ -171,20 +195,26 @@ class Runner:
                            on_epoch=session.on_epoch)
         except Exception as error:  # a crashing run is reported, and the worker goes on
             crash = error
-        training = time.monotonic() - began - session.blocked_seconds
+        training = time.monotonic() - began
         interrupted = (result is not None and result.status == "stopped"
                        and session.stop_reason is None and self.shutting_down())
-        session.close(give_back=interrupted)
-        if session.given_back:
-            self.log.info("trial %d given back: worker shutting down", a.trial_id)
-        elif session.lost:
-            self.log.info("trial %d dropped: lease lost", a.trial_id)
-        elif crash is not None:
-            self._fail(a, f"{type(crash).__name__}: {crash} (epoch {session.last_epoch + 1})")
+        if interrupted or session.given_back or session.lost:
+            session.close(give_back=interrupted)
+            if session.given_back:
+                self.log.info("trial %d given back: worker shutting down", a.trial_id)
+            else:
+                self.log.info("trial %d dropped: lease lost", a.trial_id)
+            return training
+        self._wait_settled()
+        if crash is not None:
+            reason = f"{type(crash).__name__}: {crash} (epoch {session.last_epoch + 1})"
+            session.settle(lambda: self._fail(a, reason))
         elif result is not None and result.status == "diverged":
-            self._fail(a, result.error or f"diverged (epoch {session.last_epoch})")
+            reason = result.error or f"diverged (epoch {session.last_epoch})"
+            session.settle(lambda: self._fail(a, reason))
         elif result is not None:
-            self._complete(a, result, session)
+            session.settle(lambda: self._complete(a, result, session))
+        self._settling = session
         return training
 
     def _complete(self, a: Assignment, result: TrainResult, session: TrialSession) -> None:

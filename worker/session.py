@@ -1,11 +1,15 @@
 """One claimed trial's conversation with the server while it trains.
 
-Training runs in the caller's thread. A background thread sends the per-epoch
-reports (in order, so the engine never waits on HTTP), heartbeats when no
-report extended the lease for `heartbeat_interval` seconds, and gives the
-trial back at once (`fail` with retry) when the worker is shutting down.
-The engine's `on_epoch` callback returns False as soon as the server said
-stop, the lease was lost (409), or the trial was given back.
+Training runs in the caller's thread and never waits on the server: `on_epoch`
+only queues the epoch (no cap). A background thread sends everything queued in
+one batched report whenever it is free (so a slow server gets fewer, larger
+requests), heartbeats when nothing extended the lease for `heartbeat_interval`
+seconds, and gives the trial back at once (`fail` with retry) when the worker is
+shutting down. The engine's `on_epoch` callback returns False as soon as the
+server said stop, the lease was lost (409), or the trial was given back: at most
+one round trip and one epoch after the server decided. When training ends, the
+trial's outcome (complete or fail) is handed to `settle`: the thread sends it
+after the last reports while the worker goes on to its next trial.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from worker.client import (
 from worker.nn.train import EpochReport
 
 SHUTDOWN_ERROR = "worker shutting down"
+MAX_BATCH = 1000  # epochs per report request: the server's limit
 GIVE_BACK_RETRY = RetryPolicy(attempts=3, base=0.1, cap=1.0)
 
 
@@ -44,7 +49,7 @@ class TrialSession:
         self.verbose = verbose
         self._shutting_down = shutting_down
         self._tick = tick
-        self._reports: queue.Queue[EpochReport] = queue.Queue(maxsize=2)
+        self._reports: queue.Queue[EpochReport] = queue.Queue()
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="caviar-lease", daemon=True)
         self._last_contact = time.monotonic()
@@ -52,7 +57,7 @@ class TrialSession:
         self.lost = False
         self.given_back = False
         self.last_report: EpochReport | None = None
-        self.blocked_seconds = 0.0
+        self._outcome: Callable[[], object] | None = None
 
     @property
     def ended(self) -> bool:
@@ -68,20 +73,14 @@ class TrialSession:
         self._thread.start()
 
     def on_epoch(self, report: EpochReport) -> bool:
-        """The engine's callback: queue the report, say whether to go on."""
-        started = time.monotonic()
+        """The engine's callback: queue the report (never blocks), say whether to go on."""
         self.last_report = report
         if self.verbose:
             self.log.info("trial %d epoch %d: dev_accuracy %.4f dev_loss %.4f train_loss %.4f",
                           self.assignment.trial_id, report.epoch, report.dev_accuracy,
                           report.dev_loss, report.train_loss)
-        while not (self.lost or self.given_back):
-            try:
-                self._reports.put(report, timeout=self._tick)
-                break
-            except queue.Full:
-                continue
-        self.blocked_seconds += time.monotonic() - started
+        if not (self.lost or self.given_back):
+            self._reports.put(report)
         return not (self.ended or self._shutting_down())
 
     def close(self, give_back: bool = False) -> None:
@@ -89,42 +88,69 @@ class TrialSession:
 
         `give_back` is for a run the shutdown interrupted before the thread gave it back.
         """
-        started = time.monotonic()
         self._closing.set()
         self._thread.join()
         if give_back and not (self.given_back or self.lost):
             self._give_back()
-        self.blocked_seconds += time.monotonic() - started
+
+    def settle(self, outcome: Callable[[], object]) -> None:
+        """Send what is queued, then call `outcome` (complete or fail), in the background.
+
+        Returns at once; `outcome` is skipped if the lease was lost meanwhile.
+        """
+        self._outcome = outcome
+        self._closing.set()
+
+    def wait(self) -> None:
+        """Block until the thread is done (reports and outcome sent, or the trial gone)."""
+        self._thread.join()
 
     def _run(self) -> None:
-        pending: EpochReport | None = None
+        self._send_reports()
+        if self._outcome is not None and not (self.lost or self.given_back):
+            self._outcome()
+
+    def _send_reports(self) -> None:
+        batch: list[EpochReport] = []
         while True:
             if self._shutting_down() and not self._closing.is_set():
                 self._give_back()
                 return
             if self.lost:
                 return
-            if pending is None:
+            if not batch:
                 try:
-                    pending = self._reports.get(timeout=self._tick)
+                    batch.append(self._reports.get(timeout=self._tick))
                 except queue.Empty:
                     if self._closing.is_set():
                         return
                     if time.monotonic() - self._last_contact >= self.assignment.heartbeat_interval:
                         self._call(self._heartbeat)
                     continue
-            if self._call(lambda r=pending: self._report(r)):
-                pending = None
+            batch.extend(self._queued(MAX_BATCH - len(batch)))
+            if self._call(lambda b=batch: self._report(b)):
+                batch = []
             elif self._closing.is_set() and self._shutting_down():
                 return
+
+    def _queued(self, limit: int) -> list[EpochReport]:
+        """Up to `limit` reports already queued, without waiting."""
+        taken: list[EpochReport] = []
+        while len(taken) < limit:
+            try:
+                taken.append(self._reports.get_nowait())
+            except queue.Empty:
+                break
+        return taken
 
     def _heartbeat(self) -> Action:
         a = self.assignment
         return self.client.heartbeat(a.trial_id, a.lease_token)
 
-    def _report(self, report: EpochReport) -> Action:
+    def _report(self, batch: list[EpochReport]) -> Action:
         a = self.assignment
-        return self.client.report(a.trial_id, a.lease_token, report.epoch, report.as_dict())
+        return self.client.report_epochs(a.trial_id, a.lease_token,
+                                         [(report.epoch, report.as_dict()) for report in batch])
 
     def _call(self, send: Callable[[], Action]) -> bool:
         """Send a report or heartbeat; False when the server was unreachable (try again)."""

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from service.errors import Invalid
+
 TrialStatus = Literal["pending", "running", "completed", "failed", "pruned", "cancelled"]
 SearchStatus = Literal["running", "completed", "cancelled"]
 MAX_ID = 2**31 - 1
@@ -45,10 +47,43 @@ class HeartbeatRequest(Body):
     lease_token: Text = Field(min_length=1, max_length=64)
 
 
-class ReportRequest(Body):
-    lease_token: Text = Field(min_length=1, max_length=64)
-    epoch: int = Field(ge=0, le=1_000_000)
+Epoch = Annotated[int, Field(ge=0, le=1_000_000)]
+MAX_REPORTS = 1000
+
+
+class EpochReport(Body):
+    """One epoch's metrics, an entry of a batched report."""
+
+    epoch: Epoch
     metrics: FiniteMetrics = Field(max_length=100)
+
+
+class ReportRequest(Body):
+    """One epoch (`epoch`, `metrics`), or several in order (`reports`): exactly one form."""
+
+    lease_token: Text = Field(min_length=1, max_length=64)
+    epoch: Epoch | None = None
+    metrics: FiniteMetrics | None = Field(default=None, max_length=100)
+    reports: list[EpochReport] | None = Field(default=None, min_length=1,
+                                              max_length=MAX_REPORTS)
+
+    def epochs(self) -> list[tuple[int, dict[str, float | None]]]:
+        """The (epoch, metrics) pairs in order; Invalid names the field breaking a rule."""
+        if self.reports is None:
+            for name in ("epoch", "metrics"):
+                if getattr(self, name) is None:
+                    raise Invalid(["body", name], "field required (or give `reports`)",
+                                  "missing")
+            return [(self.epoch, self.metrics)]
+        for name in ("epoch", "metrics"):
+            if getattr(self, name) is not None:
+                raise Invalid(["body", name], "give either `epoch` and `metrics`, or "
+                              "`reports`, not both")
+        for index in range(1, len(self.reports)):
+            if self.reports[index].epoch <= self.reports[index - 1].epoch:
+                raise Invalid(["body", "reports", index, "epoch"],
+                              "epochs must be strictly increasing")
+        return [(entry.epoch, entry.metrics) for entry in self.reports]
 
 
 class CompleteRequest(Body):

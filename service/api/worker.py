@@ -59,9 +59,9 @@ async def heartbeat(trial_id: TrialId, body: HeartbeatRequest, request: Request
 
 @router.post("/trials/{trial_id}/report", response_model=ActionAnswer)
 async def report(trial_id: TrialId, body: ReportRequest, request: Request) -> JSONResponse:
-    """One epoch's metrics; answer continue or stop (early stopping decides here)."""
+    """One or more epochs' metrics; answer continue or stop (early stopping decides here)."""
     state = request.app.state
-    action = protocol.report(state.db, trial_id, body.lease_token, body.epoch, body.metrics,
+    action = protocol.report(state.db, trial_id, body.lease_token, body.epochs(),
                              state.settings.lease_seconds)
     return JSONResponse(views.action_json(action))
 

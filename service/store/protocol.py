@@ -6,14 +6,16 @@ running; otherwise it is a Conflict (409) and the worker drops the trial.
 
 These are the server's hot path, so they run on a bare Core Connection: rows
 are read into `RowState`s and only changed columns are written back
-(service.store.rows); a report is five statements, a complete four or five,
-with nothing read twice.
+(service.store.rows); a report is four statements plus one INSERT per epoch
+it carries (and the early-stopping rule's reads, if the search has one), a
+complete four or five, with nothing read twice.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -223,31 +225,43 @@ def _insert_epoch(postgres: bool) -> Insert:
             .returning(INTERMEDIATE.c.id))
 
 
-def report(db: Database, trial_id: int, lease_token: str, epoch: int,
-           metrics: dict[str, float | None], lease_seconds: float) -> Action:
-    """Store one epoch's metrics (once per epoch), extend the lease, say continue or stop."""
+def report(db: Database, trial_id: int, lease_token: str,
+           epochs: Sequence[tuple[int, dict[str, float | None]]], lease_seconds: float
+           ) -> Action:
+    """Store epochs' metrics (once per epoch) in one transaction; say continue or stop.
+
+    Each epoch not stored before counts as if reported alone: its row, the best
+    value, `last_epoch`, and the early-stopping rule evaluated after it. The lease
+    is extended and the change cursor bumped once, if anything new was stored.
+    """
     with db.write_connection(durable=False) as connection:
         now = utcnow()
         search, trial = _leased(connection, db, trial_id, lease_token)
         objective = search.spec["objective"]
-        value = metrics.get(objective["metric"])
-        inserted = connection.scalar(_insert_epoch(db.is_postgres), {
-            "trial_id": trial.id, "epoch": epoch, "value": value, "metrics": metrics,
-            "created_at": now,
-        })
-        if inserted is None:  # this epoch was reported before: nothing changes
-            return _action(trial)
-        if value is not None and better(objective["goal"], value, trial.value):
-            trial.value = value
-        trial.last_epoch = epoch if trial.last_epoch is None else max(trial.last_epoch, epoch)
-        trial.lease_expires_at = later(now, lease_seconds)
         plan = plans.plan_of(search.spec_text)
-        if (trial.stop_reason is None and value is not None
-                and plans.should_stop_early(connection, plan, search.id, trial.id, epoch)):
-            trial.stop_reason = f"pruned by {search.spec['early_stopping']['kind']} rule"
-        touch(search, trial, now)
-        write_back(connection, TRIALS, trial)
-        write_back(connection, SEARCHES, search)
+        insert = _insert_epoch(db.is_postgres)
+        stored = False
+        for epoch, metrics in epochs:
+            value = metrics.get(objective["metric"])
+            inserted = connection.scalar(insert, {
+                "trial_id": trial.id, "epoch": epoch, "value": value, "metrics": metrics,
+                "created_at": now,
+            })
+            if inserted is None:  # this epoch was reported before: nothing changes
+                continue
+            stored = True
+            if value is not None and better(objective["goal"], value, trial.value):
+                trial.value = value
+            trial.last_epoch = epoch if trial.last_epoch is None else max(trial.last_epoch,
+                                                                          epoch)
+            if (trial.stop_reason is None and value is not None
+                    and plans.should_stop_early(connection, plan, search.id, trial.id, epoch)):
+                trial.stop_reason = f"pruned by {search.spec['early_stopping']['kind']} rule"
+        if stored:
+            trial.lease_expires_at = later(now, lease_seconds)
+            touch(search, trial, now)
+            write_back(connection, TRIALS, trial)
+            write_back(connection, SEARCHES, search)
         return _action(trial)
 
 

@@ -318,3 +318,106 @@ def test_unknown_trials_and_searches_are_404(client):
         response = client.request(method, path, json=body)
         assert response.status_code == 404, path
         assert "999 not found" in response.json()["detail"]
+
+
+def entries(*accuracies: float, first: int = 0) -> list[dict]:
+    """Entries of a batched report: consecutive epochs from `first`."""
+    return [{"epoch": first + i, "metrics": {"dev_accuracy": a, "dev_loss": 1 - a}}
+            for i, a in enumerate(accuracies)]
+
+
+def test_a_batched_report_stores_every_epoch_once(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    response = call(client, assignment, "report", reports=entries(0.5, 0.7, 0.6))
+    assert response.status_code == 200 and response.json()["action"] == "continue"
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
+        (0, 0.5), (1, 0.7), (2, 0.6)]
+    assert trial["value"] == 0.7 and trial["last_epoch"] == 2
+    # Epochs 1-2 again (with other values) and a new epoch 3: only epoch 3 is stored.
+    response = call(client, assignment, "report", reports=entries(0.1, 0.1, 0.8, first=1))
+    assert response.status_code == 200
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
+        (0, 0.5), (1, 0.7), (2, 0.6), (3, 0.8)]
+    assert trial["value"] == 0.8 and trial["last_epoch"] == 3
+    before = trial
+    assert call(client, assignment, "report", reports=entries(0.9, 0.9)).status_code == 200
+    assert client.get(f"{API}/trials/{assignment['trial_id']}").json() == before
+    assert report(client, assignment, 4, 0.85)["action"] == "continue"  # the single form
+    assert complete(client, assignment, 0.85)["last_epoch"] == 4
+
+
+def test_a_batched_report_bumps_the_change_cursor_once(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    cursor = client.get(f"{API}/searches/{search['id']}/trials?since=0").json()["cursor"]
+    call(client, assignment, "report", reports=entries(0.5, 0.6, 0.7, 0.8))
+    changes = client.get(f"{API}/searches/{search['id']}/trials?since={cursor}").json()
+    assert [t["id"] for t in changes["items"]] == [assignment["trial_id"]]
+    assert changes["cursor"] == cursor + 1
+
+
+def test_a_batched_report_answers_stop(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    client.post(f"{API}/trials/{assignment['trial_id']}/stop")
+    answer = call(client, assignment, "report", reports=entries(0.5, 0.6)).json()
+    assert answer["action"] == "stop" and answer["reason"] == "stopped by user"
+
+
+def test_the_median_rule_prunes_within_a_batch(client):
+    search = create_search(
+        client, budget={"max_trials": 3, "max_parallel": 1},
+        early_stopping={"kind": "median", "min_trials": 2, "min_epochs": 2},
+    )
+    for final in (0.8, 0.9):
+        good = claim(client, search["id"])
+        call(client, good, "report", reports=entries(final - 0.2, final - 0.1, final))
+        complete(client, good, final)
+    poor = claim(client, search["id"])
+    # Poor at epochs 0-1 (pruned after epoch 1, the first past min_epochs), fine at epoch 2.
+    answer = call(client, poor, "report", reports=entries(0.1, 0.2, 0.95)).json()
+    assert answer["action"] == "stop" and answer["reason"] == "pruned by median rule"
+    assert complete(client, poor, 0.95)["status"] == "pruned"
+
+
+def test_a_batched_report_with_a_stale_lease_is_409_and_stores_nothing(make_client):
+    client = make_client(lease_seconds=0.2)
+    search = create_search(client, budget={"max_trials": 1, "max_parallel": 1})
+    lost = claim(client, search["id"])
+    time.sleep(0.3)
+    again = claim(client, search["id"])
+    response = call(client, lost, "report", reports=entries(0.5, 0.6))
+    assert response.status_code == 409 and "lease token" in response.json()["detail"]
+    assert client.get(f"{API}/trials/{again['trial_id']}").json()["intermediate"] == []
+
+
+def test_bad_batched_reports_are_422_naming_the_field(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    decreasing = entries(0.1, 0.2, 0.3)
+    decreasing[2]["epoch"] = 1
+    negative = entries(0.1, 0.2)
+    negative[1]["epoch"] = -1
+    infinite = entries(0.1, 0.2)
+    infinite[1]["metrics"]["dev_loss"] = "Infinity"
+    cases = [
+        ({"reports": decreasing}, ["body", "reports", 2, "epoch"], "strictly increasing"),
+        ({"reports": negative}, ["body", "reports", 1, "epoch"], "greater than or equal"),
+        ({"reports": infinite}, ["body", "reports", 1, "metrics", "dev_loss"], "finite"),
+        ({"reports": []}, ["body", "reports"], "at least 1"),
+        ({"reports": entries(*[0.5] * 1001)}, ["body", "reports"], "at most 1000"),
+        ({"reports": [{"epoch": 0}]}, ["body", "reports", 0, "metrics"], "required"),
+        ({"reports": entries(0.5), "epoch": 0}, ["body", "epoch"], "not both"),
+        ({"metrics": {"dev_accuracy": 0.5}}, ["body", "epoch"], "required"),
+        ({"epoch": 0}, ["body", "metrics"], "required"),
+    ]
+    for body, loc, words in cases:
+        response = call(client, assignment, "report", **body)
+        assert response.status_code == 422, (body, response.text)
+        detail = response.json()["detail"][0]
+        assert detail["loc"] == loc and words in detail["msg"].lower(), (loc, detail)
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert trial["intermediate"] == [] and trial["status"] == "running"

@@ -48,6 +48,19 @@ def test_claim_heartbeat_report_complete(client):
     assert client.claim("w/1", search_id=search["id"]) is None
 
 
+def test_report_epochs_sends_several_epochs_in_one_request(client):
+    search = client.create_search(moons_spec("batched", 1, 3))
+    assignment = client.claim("w/1", search_id=search["id"])
+    reports = [(epoch, {**METRICS, "dev_accuracy": 0.5 + epoch / 10}) for epoch in range(3)]
+    assert not client.report_epochs(assignment.trial_id, assignment.lease_token, reports).stop
+    trial = client.get_trial(assignment.trial_id)
+    assert [(row["epoch"], row["dev_accuracy"]) for row in trial["intermediate"]] == [
+        (0, 0.5), (1, 0.6), (2, 0.7)]
+    assert trial["value"] == 0.7 and trial["last_epoch"] == 2
+    client.stop_trial(assignment.trial_id)
+    assert client.report_epochs(assignment.trial_id, assignment.lease_token, reports).stop
+
+
 def test_a_stale_lease_token_is_lease_lost(client):
     search = client.create_search(moons_spec("stale", 1, 1))
     first = client.claim("w/1", search_id=search["id"])

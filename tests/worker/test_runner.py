@@ -39,15 +39,15 @@ def client(server: Server) -> Iterator[CaviarClient]:
         yield c
 
 
-def make_runner(client: CaviarClient, tmp_path: Path, search_id: int, **options) -> tuple[
-        Runner, io.StringIO]:
+def make_runner(client: CaviarClient, tmp_path: Path, search_id: int,
+                poll_seconds: float = 0.1, **options) -> tuple[Runner, io.StringIO]:
     out = io.StringIO()
     log = logging.getLogger(f"test-runner-{tmp_path.name}")
     log.handlers[:] = [logging.StreamHandler(out)]
     log.setLevel(logging.INFO)
     log.propagate = False
     runner = Runner(client, RunnerOptions(worker_id="test/1", search_id=search_id,
-                                          poll_seconds=0.1, **options),
+                                          poll_seconds=poll_seconds, **options),
                     cache=DataCache(client, tmp_path / "cache"), log=log)
     return runner, out
 
@@ -65,6 +65,16 @@ def test_trials_complete_and_the_time_split_is_measured(client, tmp_path):
     stats = json.loads(out.getvalue().split("stats: ")[1].splitlines()[0])
     assert stats["trials"] == 3 and stats["training_fraction"] == runner.times.training_fraction
     assert out.getvalue().count(" claimed") == 3 and out.getvalue().count(" finished") == 3
+
+
+def test_the_next_trial_is_claimed_as_soon_as_the_previous_outcome_frees_a_slot(
+        client, tmp_path):
+    # One trial at a time: each claim may come before the previous outcome is stored.
+    search = client.create_search(moons_spec("runner-serial", 3, 2, max_parallel=1))
+    runner, _ = make_runner(client, tmp_path, search["id"], poll_seconds=30, max_trials=3)
+    assert runner.run() == 0
+    assert [t["status"] for t in all_trials(client, search["id"])] == ["completed"] * 3
+    assert runner.times.idle < 5, "the runner polled instead of waiting for its outcome"
 
 
 def test_a_crash_is_reported_with_its_type_message_and_epoch_and_the_loop_goes_on(
