@@ -108,7 +108,11 @@ class TrialSession:
     def _run(self) -> None:
         self._send_reports()
         if self._outcome is not None and not (self.lost or self.given_back):
-            self._outcome()
+            try:
+                self._outcome()
+            except Exception:  # a bug here must not pass silently, nor stop the worker
+                self.log.exception("trial %d: its result was not delivered; it is requeued "
+                                   "when its lease expires", self.assignment.trial_id)
 
     def _send_reports(self) -> None:
         batch: list[EpochReport] = []
