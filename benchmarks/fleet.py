@@ -5,8 +5,9 @@ For each fleet size it starts a fresh server (SQLite in a temporary folder, or
 measures trials per minute from submission to completion. The workers measure
 their own time split and print it when they stop: "training" is the share of
 their busy time spent in the engine rather than waiting on HTTP and the
-server's database (claiming, reports the engine had to wait for, completing);
-"data s" is the time spent loading datasets (once per process), kept apart.
+server's database (claiming, and waiting for an earlier trial's result to be
+settled; reports and results are sent from a background thread while the engine
+trains); "data s" is the time spent loading datasets (once per process), kept apart.
 
 Reference, measured in the same run: the same trials trained back to back in
 one process with one BLAS thread and no server at all; "vs engine" is the
@@ -14,8 +15,8 @@ fleet's trials per minute over that.
 
     .venv/bin/python benchmarks/fleet.py [--workload demo|long-epochs] [--sizes 1,2]
 
-The demo search's epochs last a few milliseconds, so its trials are dominated
-by the per-epoch report the server stores; `long-epochs` (moons with 20,000
+The demo search's epochs last a few milliseconds, shorter than a report's round
+trip, which is why reports are batched; `long-epochs` (moons with 20,000
 samples, ~0.1-0.2 s epochs) shows the split when an epoch's work dominates.
 """
 
