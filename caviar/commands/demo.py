@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec) if args.spec else yaml.safe_load(DEMO_SPEC_YAML)
     if args.quick:
         spec = quick_spec(spec)
+    _interrupt_on_signals()
     folder = Path(tempfile.mkdtemp(prefix="caviar-demo-"))
     fleet = LocalFleet(folder)
     started = time.monotonic()
@@ -107,6 +109,16 @@ def _print_best(client: CaviarClient, search: dict[str, Any]) -> None:
     print(f"  retrained here with the same seed: dev accuracy "
           f"{retrained.dev_accuracy:.4f}, test accuracy {retrained.test_accuracy:.4f} "
           "(the test split, used once, for this trial only)")
+
+
+def _interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop the demo and its processes, cleanly.
+
+    Set explicitly: a shell that starts a command in the background without job
+    control starts it with SIGINT ignored, and Python then keeps it ignored.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
 
 
 def _wait_for_ctrl_c() -> None:
