@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.e2e.helpers import moons_spec
-from tests.support.databases import sqlite_url
-from tests.support.processes import Server, live_server
-from worker.client import ApiError, CaviarClient, LeaseLost
+from worker.client import ApiError, LeaseLost
 
 pytestmark = pytest.mark.timeout(60)
 METRICS = {"train_loss": 0.6, "dev_loss": 0.5, "dev_accuracy": 0.75, "learning_rate": 0.01,
            "seconds": 0.02}
 FINAL = {"dev_accuracy": 0.75, "dev_loss": 0.5, "train_accuracy": 0.8, "epochs": 1,
          "seconds": 0.02, "samples_per_second": 1000.0}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("client-server")
-    with live_server(sqlite_url(folder), folder) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[CaviarClient]:
-    with CaviarClient(server.url) as c:
-        yield c
 
 
 def test_claim_heartbeat_report_complete(client):

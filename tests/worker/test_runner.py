@@ -7,14 +7,11 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.helpers import all_trials, moons_spec, running_trial, wait_for
-from tests.support.databases import sqlite_url
-from tests.support.processes import Server, live_server
 from worker import runner as runner_module
 from worker.cache import DataCache
 from worker.client import CaviarClient
@@ -24,19 +21,6 @@ from worker.runner import Runner, RunnerOptions
 
 pytestmark = pytest.mark.timeout(120)
 IRIS = Path(__file__).resolve().parents[2] / "examples" / "data" / "iris.csv"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("runner-server")
-    with live_server(sqlite_url(folder), folder) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[CaviarClient]:
-    with CaviarClient(server.url) as c:
-        yield c
 
 
 def make_runner(client: CaviarClient, tmp_path: Path, search_id: int,
