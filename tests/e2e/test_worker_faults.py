@@ -167,16 +167,20 @@ def _with_status(client: CaviarClient, trial_id: int, status: str) -> dict | Non
 
 
 def test_heartbeats_keep_a_trial_whose_epochs_outlast_the_lease(sqlite_db, tmp_path):
-    """Epochs of over a second, a lease of one second: only the heartbeats keep the lease."""
-    lease = {"CAVIAR_LEASE_SECONDS": "1", "CAVIAR_HEARTBEAT_SECONDS": "0.2",
+    """Epochs longer than the lease: only the heartbeats keep the trial leased.
+
+    A lease of 2 s, heartbeats every 0.2 s: ten chances per lease, so that a busy
+    machine's slow round trip does not lose it, while an epoch lasts over 2 s.
+    """
+    lease = {"CAVIAR_LEASE_SECONDS": "2", "CAVIAR_HEARTBEAT_SECONDS": "0.2",
              "CAVIAR_REQUEUE_SECONDS": "0.2"}
-    spec = moons_spec("heartbeat", max_trials=1, epochs=1, n_samples=30000, batch_size=1)
+    spec = moons_spec("heartbeat", max_trials=1, epochs=1, n_samples=60000, batch_size=1)
     with live_server(sqlite_db, tmp_path, env=lease) as server, workers(tmp_path) as fleet, \
             CaviarClient(server.url) as client:
         search = client.create_search(spec)
         worker = fleet.start(server.url, "--max-trials", "1")
         assert worker.wait(120) == 0
         trial = client.get_trial(all_trials(client, search["id"])[0]["id"])
-    assert min(row["seconds"] for row in trial["intermediate"]) > 1.0
-    assert trial["status"] == "completed" and trial["attempt"] == 1
+    assert trial["status"] == "completed" and trial["attempt"] == 1, (trial, worker.text())
+    assert min(row["seconds"] for row in trial["intermediate"]) > 2.0
     assert "lease lost" not in worker.text()
