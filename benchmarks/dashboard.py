@@ -59,6 +59,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))
 
+from bench_tables import INTERMEDIATE, SEARCHES, TRIALS  # noqa: E402  (this folder)
+
 from tests.dashboard.simulated_worker import SimulatedWorker, epoch_metrics  # noqa: E402
 from tests.support.databases import database  # noqa: E402
 from tests.support.processes import start_server  # noqa: E402
@@ -83,21 +85,6 @@ SPEC = {
 RUNNING = 3
 PREVIEWED = RUNNING + 10  # trials whose curves the page previews: the running and 10 best
 
-SEARCHES = sa.table("searches", sa.column("id"), sa.column("n_trials"),
-                    sa.column("count_completed"), sa.column("last_seq"),
-                    sa.column("best_trial_id"), sa.column("updated_at", sa.DateTime))
-TRIALS = sa.table(
-    "trials", sa.column("id"), sa.column("search_id"), sa.column("number"),
-    sa.column("params", sa.JSON), sa.column("round"), sa.column("status"),
-    sa.column("attempt"), sa.column("worker_id"), sa.column("value", sa.Float),
-    sa.column("metrics", sa.JSON), sa.column("last_epoch"), sa.column("seq"),
-    sa.column("created_at", sa.DateTime), sa.column("started_at", sa.DateTime),
-    sa.column("finished_at", sa.DateTime),
-)
-INTERMEDIATE = sa.table(
-    "intermediate", sa.column("trial_id"), sa.column("epoch"), sa.column("value", sa.Float),
-    sa.column("metrics", sa.JSON), sa.column("created_at", sa.DateTime),
-)
 
 
 # --- the data -----------------------------------------------------------------------------

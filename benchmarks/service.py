@@ -56,6 +56,7 @@ import httpx
 import numpy as np
 import psycopg
 import sqlalchemy as sa
+from bench_tables import SEARCHES, TRIALS  # this folder
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
@@ -360,17 +361,6 @@ def optuna_lifecycle(database_url: str, trials: int, workers: int) -> Run:
 
 # --- scale: claims and `since` polls with many finished trials -----------------------------
 
-SEARCHES = sa.table("searches", sa.column("id"), sa.column("n_trials"),
-                    sa.column("count_completed"), sa.column("last_seq"),
-                    sa.column("best_trial_id"), sa.column("updated_at", sa.DateTime))
-TRIALS = sa.table(
-    "trials", sa.column("id"), sa.column("search_id"), sa.column("number"),
-    sa.column("params", sa.JSON), sa.column("round"), sa.column("status"),
-    sa.column("attempt"), sa.column("worker_id"), sa.column("value", sa.Float),
-    sa.column("metrics", sa.JSON), sa.column("last_epoch"), sa.column("seq"),
-    sa.column("created_at", sa.DateTime), sa.column("started_at", sa.DateTime),
-    sa.column("finished_at", sa.DateTime),
-)
 EPOCH_NUMBERS = " UNION ALL ".join(f"SELECT {epoch} AS epoch" for epoch in range(EPOCHS))
 COPY_EPOCHS = sa.text(
     "INSERT INTO intermediate (trial_id, epoch, value, metrics, created_at) "
