@@ -3,10 +3,12 @@
 For each database (a fresh SQLite file, a fresh PostgreSQL database on
 127.0.0.1:5432) this script:
 
-1. starts `caviar serve` as a real process and runs N worker processes, each
-   with one httpx client, through the full lifecycle of every trial of a
-   search (claim, 5 reports, complete; no training), and prints trials per
-   second and p50/p99 latency of each call;
+1. starts `caviar serve --workers P` (P server processes: 1 on SQLite, one per
+   CPU on PostgreSQL, unless --server-processes says) and runs N worker
+   processes, each with one kept-alive HTTP connection (benchmarks/bench_http.py
+   says why not httpx), through the full lifecycle of every trial of a search
+   (claim, 5 reports, complete; no training), and prints trials per second and
+   p50/p99 latency of each call;
 2. runs the same number of trials through Optuna's RDBStorage on a fresh
    database of the same kind (N processes, one storage each as Optuna's docs
    advise for distributed runs; random sampler, 5 params, ask, 5 reports,
@@ -19,13 +21,15 @@ For each database (a fresh SQLite file, a fresh PostgreSQL database on
    a `since` poll that finds nothing new (client round trip p50, and the
    server's own time from its /metrics histogram).
 
-It also prints CPU time per trial (worker processes, and the server process),
-which the machine's other load disturbs less than wall-clock rates. It ends
+It also prints CPU time per trial (worker processes, the server's processes,
+and on PostgreSQL the database's), which the machine's other load disturbs less
+than wall-clock rates, and which says where a 2-core machine's time goes. It ends
 with a table of the targets of issue 3, pass or fail for each, and exits 1 if
 any failed. Everything runs on loopback; every loop and wait is bounded.
 
     .venv/bin/python benchmarks/service.py [--database sqlite|postgres|both]
-        [--workers 4] [--trials 500] [--stored 1000 100000] [--claims 300] [--polls 500]
+        [--workers 4] [--server-processes P] [--trials 500] [--stored 1000 100000]
+        [--claims 300] [--polls 500]
 
 This file is named service.py, so it must not import the server package
 (`import service` would find this script); it speaks HTTP and plain SQL only.
@@ -56,6 +60,7 @@ import httpx
 import numpy as np
 import psycopg
 import sqlalchemy as sa
+from bench_http import JsonClient  # this folder
 from bench_tables import SEARCHES, TRIALS  # this folder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +106,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _cpu_of(stat: str) -> float:
+    """User + system CPU seconds from a /proc/PID/stat line."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> Iterator[tuple[int, str, str]]:
+    """(pid, command name, /proc/PID/stat line) of every process (Linux)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # it exited meanwhile
+                continue
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            yield int(entry.name), name, stat
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (the server's workers)."""
+    total = 0.0
+    for other, _, stat in _processes():
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if other == pid or parent == pid:
+            total += _cpu_of(stat)
+    return total
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by the running PostgreSQL processes (its backends included)."""
+    return sum(_cpu_of(stat) for _, name, stat in _processes() if name.startswith("postgres"))
+
+
 @dataclass(frozen=True)
 class Served:
     """A running `caviar serve`: its base URL and process id."""
@@ -109,20 +147,21 @@ class Served:
     pid: int
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the server process has used so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time the server has used so far, its worker processes included."""
+        return process_tree_cpu(self.pid)
 
 
 @contextmanager
-def caviar_server(database_url: str, folder: Path, max_trials: int) -> Iterator[Served]:
-    """`caviar serve` on a free loopback port for the block."""
+def caviar_server(database_url: str, folder: Path, max_trials: int, processes: int = 1
+                  ) -> Iterator[Served]:
+    """`caviar serve --workers PROCESSES` on a free loopback port for the block."""
     port = free_port()
     log = folder / f"server-{port}.log"
     env = {**os.environ, "CAVIAR_MAX_TRIALS": str(max_trials)}
     process = subprocess.Popen(
         [sys.executable, "-m", "caviar", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--database-url", database_url, "--log-level", "warning"],
+         "--database-url", database_url, "--log-level", "warning",
+         "--workers", str(processes)],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -184,6 +223,7 @@ class Run:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     client_cpu: float = 0.0
     server_cpu: float | None = None
+    database_cpu: float | None = None
 
     @property
     def rate(self) -> float:
@@ -238,51 +278,51 @@ def caviar_worker(url: str, search_id: int, index: int, ready, results) -> None:
         rng = np.random.default_rng(index)
         latencies: dict[str, list[float]] = {"claim": [], "report": [], "complete": []}
         done = 0
-        with httpx.Client(base_url=url, timeout=60) as client:
-            client.get("/healthz")
-            ready.wait(120)
-            start, cpu = time.perf_counter(), time.process_time()
-            while True:
+        client = JsonClient(url)
+        client.request("GET", "/healthz")
+        ready.wait(120)
+        start, cpu = time.perf_counter(), time.process_time()
+        while True:
+            t0 = time.perf_counter()
+            status, assignment = client.post(f"{API}/trials/claim", {
+                "worker_id": f"bench/{index}", "search_id": search_id})
+            t1 = time.perf_counter()
+            if status == 204:
+                break
+            _check(status, assignment, "claim")
+            latencies["claim"].append((t1 - t0) * 1e3)
+            trial = f"{API}/trials/{assignment['trial_id']}"
+            token = assignment["lease_token"]
+            accuracy = float(rng.uniform(0.5, 0.9))
+            for epoch in range(EPOCHS):
+                accuracy = min(1.0, accuracy + float(rng.uniform(0, 0.02)))
+                metrics = {"train_loss": 1 - accuracy, "dev_loss": 1 - accuracy,
+                           "dev_accuracy": accuracy, "learning_rate": 0.01, "seconds": 0.1}
                 t0 = time.perf_counter()
-                response = client.post(f"{API}/trials/claim",
-                                       json={"worker_id": f"bench/{index}", "search_id": search_id})
-                t1 = time.perf_counter()
-                if response.status_code == 204:
-                    break
-                _check(response, "claim")
-                latencies["claim"].append((t1 - t0) * 1e3)
-                assignment = response.json()
-                trial = f"{API}/trials/{assignment['trial_id']}"
-                token = assignment["lease_token"]
-                accuracy = float(rng.uniform(0.5, 0.9))
-                for epoch in range(EPOCHS):
-                    accuracy = min(1.0, accuracy + float(rng.uniform(0, 0.02)))
-                    metrics = {"train_loss": 1 - accuracy, "dev_loss": 1 - accuracy,
-                               "dev_accuracy": accuracy, "learning_rate": 0.01, "seconds": 0.1}
-                    t0 = time.perf_counter()
-                    response = client.post(f"{trial}/report", json={
-                        "lease_token": token, "epoch": epoch, "metrics": metrics})
-                    latencies["report"].append((time.perf_counter() - t0) * 1e3)
-                    _check(response, "report")
-                t0 = time.perf_counter()
-                response = client.post(f"{trial}/complete", json={
-                    "lease_token": token,
-                    "metrics": {"dev_accuracy": accuracy, "dev_loss": 1 - accuracy}})
-                latencies["complete"].append((time.perf_counter() - t0) * 1e3)
-                _check(response, "complete")
-                done += 1
-            end, cpu = time.perf_counter(), time.process_time() - cpu
+                status, answer = client.post(f"{trial}/report", {
+                    "lease_token": token, "epoch": epoch, "metrics": metrics})
+                latencies["report"].append((time.perf_counter() - t0) * 1e3)
+                _check(status, answer, "report")
+            t0 = time.perf_counter()
+            status, answer = client.post(f"{trial}/complete", {
+                "lease_token": token,
+                "metrics": {"dev_accuracy": accuracy, "dev_loss": 1 - accuracy}})
+            latencies["complete"].append((time.perf_counter() - t0) * 1e3)
+            _check(status, answer, "complete")
+            done += 1
+        end, cpu = time.perf_counter(), time.process_time() - cpu
+        client.close()
         results.put((done, start, end, cpu, latencies))
     except BaseException:  # noqa: BLE001 - hand the traceback to the parent, which raises it
         results.put(traceback.format_exc())
 
 
-def _check(response: httpx.Response, call: str) -> None:
-    if response.status_code != 200:
-        raise RuntimeError(f"{call}: HTTP {response.status_code} {response.text}")
+def _check(status: int, body: object, call: str) -> None:
+    if status != 200:
+        raise RuntimeError(f"{call}: HTTP {status} {body}")
 
 
-def caviar_lifecycle(server: Served, trials: int, workers: int) -> Run:
+def caviar_lifecycle(server: Served, trials: int, workers: int, postgres: bool) -> Run:
     """N worker processes through every trial of a fresh search, after an untimed warm-up."""
     url = server.url
     with httpx.Client(base_url=url, timeout=60) as client:
@@ -290,9 +330,12 @@ def caviar_lifecycle(server: Served, trials: int, workers: int) -> Run:
         search = create_search(client, "bench-lifecycle", max_trials=trials, max_parallel=workers)
     run_processes(caviar_worker, [(url, warm["id"], index) for index in range(workers)])
     cpu_before = server.cpu_seconds()
+    database_before = postgres_cpu() if postgres else 0.0
     run = gather(run_processes(caviar_worker,
                                [(url, search["id"], index) for index in range(workers)]))
     run.server_cpu = server.cpu_seconds() - cpu_before
+    if postgres:
+        run.database_cpu = postgres_cpu() - database_before
     if run.trials != trials:
         raise RuntimeError(f"Caviar ran {run.trials} trials, expected {trials}")
     return run
@@ -423,11 +466,12 @@ def claim_and_complete(client: httpx.Client, search_id: int) -> float:
     response = client.post(f"{API}/trials/claim",
                            json={"worker_id": "bench/scale", "search_id": search_id})
     latency = (time.perf_counter() - t0) * 1e3
-    _check(response, "claim")
+    _check(response.status_code, response.text, "claim")
     assignment = response.json()
-    _check(client.post(f"{API}/trials/{assignment['trial_id']}/complete", json={
+    response = client.post(f"{API}/trials/{assignment['trial_id']}/complete", json={
         "lease_token": assignment["lease_token"],
-        "metrics": {"dev_accuracy": 0.5, "dev_loss": 0.5}}), "complete")
+        "metrics": {"dev_accuracy": 0.5, "dev_loss": 0.5}})
+    _check(response.status_code, response.text, "complete")
     return latency
 
 
@@ -483,7 +527,7 @@ def since_polls(client: httpx.Client, search_id: int, polls: int) -> Poll:
         response = client.get(f"{API}/searches/{search_id}/trials",
                               params={"since": cursor})
         round_trips.append((time.perf_counter() - t0) * 1e3)
-        _check(response, "since poll")
+        _check(response.status_code, response.text, "since poll")
         if response.json()["items"]:
             raise RuntimeError(f"the since poll at cursor {cursor} found changes")
     after, sum_after, count_after = since_histogram(client)
@@ -540,8 +584,10 @@ def describe(name: str, run: Run) -> None:
     print(f"  {name}: {run.trials} trials in {run.seconds:.2f} s = {run.rate:.1f} trials/s")
     cpu = f"    CPU per trial: workers {run.client_cpu / run.trials * 1e3:.1f} ms"
     if run.server_cpu is not None:
-        cpu += f", server process {run.server_cpu / run.trials * 1e3:.1f} ms"
-    print(cpu + " (database server processes not counted)")
+        cpu += f", server {run.server_cpu / run.trials * 1e3:.1f} ms"
+    if run.database_cpu is not None:
+        cpu += f", PostgreSQL {run.database_cpu / run.trials * 1e3:.1f} ms"
+    print(cpu)
     for call, values in run.latencies.items():
         print(f"    {call:<9} n={len(values):>5}  p50 {percentile(values, 50):6.2f} ms  "
               f"p99 {percentile(values, 99):6.2f} ms")
@@ -550,11 +596,12 @@ def describe(name: str, run: Run) -> None:
 def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> list[tuple]:
     """All measurements on one kind of database; rows for the summary table."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\n== {kind}: {args.workers} workers, {args.trials} trials "
-          f"(load average {load} on {os.cpu_count()} CPUs) ==", flush=True)
+    processes = args.server_processes or (1 if kind == "sqlite" else os.cpu_count() or 1)
+    print(f"\n== {kind}: {args.workers} workers, {args.trials} trials, caviar serve --workers "
+          f"{processes} (load average {load} on {os.cpu_count()} CPUs) ==", flush=True)
     with fresh_database(kind, folder) as url, \
-            caviar_server(url, folder, max(args.trials, 10_000)) as server:
-        caviar = caviar_lifecycle(server, args.trials, args.workers)
+            caviar_server(url, folder, max(args.trials, 10_000), processes) as server:
+        caviar = caviar_lifecycle(server, args.trials, args.workers, kind == "postgres")
     describe("Caviar (claim, 5 reports, complete over HTTP)", caviar)
     with fresh_database(kind, folder) as url:
         optuna_run = optuna_lifecycle(url, args.trials, args.workers)
@@ -592,15 +639,18 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--workers", type=int, default=4, help="concurrent workers (processes)")
+    parser.add_argument("--server-processes", type=int, default=None,
+                        help="`caviar serve --workers` for the trial-rate run (default: 1 on "
+                        "SQLite, whose writes take one file lock; one per CPU on PostgreSQL)")
     parser.add_argument("--trials", type=int, default=500, help="trials per lifecycle run")
     parser.add_argument("--stored", type=int, nargs="+", default=[1000, 100_000],
                         help="finished trials in the database when claims are timed")
     parser.add_argument("--claims", type=int, default=300, help="timed claims per stored count")
     parser.add_argument("--polls", type=int, default=500, help="timed since polls per count")
     args = parser.parse_args()
-    for name in ("workers", "trials", "claims", "polls"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name}: must be at least 1")
+    for name in ("workers", "server_processes", "trials", "claims", "polls"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')}: must be at least 1")
     if len(args.stored) < 2 or sorted(args.stored) != args.stored or args.stored[0] < 1:
         parser.error("--stored: give at least two increasing positive counts")
     return args

@@ -90,9 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = counters
     install_error_handlers(app)
-    # The worker protocol first: its routes are the hot path, matched in order.
-    for module in (worker, searches, trials, datasets, system):
+    for module in (searches, trials, datasets, system):
         app.include_router(module.router)
-    app.add_middleware(LatencyMiddleware, metrics=counters)
+    app.add_middleware(worker.WorkerProtocol)  # the hot path, ahead of FastAPI's routing
+    app.add_middleware(LatencyMiddleware, metrics=counters)  # outside it: times it too
+    worker.document(app)
     mount_dashboard(app)
     return app

@@ -35,6 +35,28 @@ def unprocessable(errors: list[dict]) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+ANSWERED = (ValidationError, Invalid, NotFound, Conflict, OperationalError)
+
+
+def error_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body answering one of the ANSWERED errors.
+
+    A pydantic ValidationError is taken to be about the request body.
+    """
+    if isinstance(exc, ValidationError):
+        return 422, {"detail": clean_errors(exc.errors(), prefix=("body",))}
+    if isinstance(exc, Invalid):
+        return 422, {"detail": [exc.as_detail()]}
+    if isinstance(exc, NotFound):
+        return 404, {"detail": str(exc)}
+    if isinstance(exc, Conflict):
+        return 409, {"detail": str(exc)}
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        return 503, {"detail": f"the database is unavailable: {reason}"}
+    raise TypeError(f"no answer for {type(exc).__name__}") from exc
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map request validation, the store's errors and HTTP errors to JSON answers."""
 
@@ -42,27 +64,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return unprocessable(clean_errors(exc.errors()))
 
-    @app.exception_handler(ValidationError)
-    async def _model_invalid(_: Request, exc: ValidationError) -> JSONResponse:
-        return unprocessable(clean_errors(exc.errors(), prefix=("body",)))
+    async def _answer(_: Request, exc: Exception) -> JSONResponse:
+        status, body = error_answer(exc)
+        return JSONResponse(body, status_code=status)
 
-    @app.exception_handler(Invalid)
-    async def _invalid(_: Request, exc: Invalid) -> JSONResponse:
-        return unprocessable([exc.as_detail()])
-
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(Conflict)
-    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        return JSONResponse({"detail": f"the database is unavailable: {reason}"},
-                            status_code=503)
+    for error in ANSWERED:
+        app.add_exception_handler(error, _answer)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,20 +1,33 @@
 """Routes of the worker protocol: claim, heartbeat, report, complete, fail.
 
-These are the server's hot path. The handlers are `async def` and run their
-one short transaction (about a millisecond) directly on the event loop: the
-hop to the thread pool and back cost more CPU than the transaction itself.
-They take the app's database and settings from the request rather than
-through dependencies, for the same reason.
+These are the server's hot path: a fleet calls them hundreds of times a
+second. `WorkerProtocol` is a small ASGI layer inside the app's middleware
+that answers their five paths itself. It validates bodies with the same
+pydantic schemas and answers errors with the same JSON as every other route,
+but skips FastAPI's routing, request objects and dependency solving, which
+cost more CPU per call (about 0.13 ms) than a report's database work on
+SQLite. Every other request passes through to FastAPI. The handlers run their
+one short transaction on the event loop: a hop to the thread pool costs more
+than the transaction. `document` adds the routes to /openapi.json.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api import views
-from service.api.deps import API_PREFIX, TrialId
+from service.api.deps import API_PREFIX
+from service.api.errors import ANSWERED, error_answer
 from service.api.schemas import (
+    MAX_ID,
     ActionAnswer,
     Assignment,
     ClaimRequest,
@@ -24,59 +37,196 @@ from service.api.schemas import (
     ReportRequest,
     TrialOut,
 )
+from service.errors import Invalid
 from service.store import protocol
 from service.store.datasets import get_dataset_info
 from service.store.searches import uploaded_dataset_id
 
-router = APIRouter(prefix=API_PREFIX, tags=["worker protocol"])
+State = Any  # the app's state: db, settings, metrics
+Answer = tuple[int, Any]  # status and JSON body (None: no body)
 
 
-@router.post("/trials/claim", response_model=Assignment,
-             responses={204: {"description": "no work for now"}})
-async def claim(body: ClaimRequest, request: Request) -> Response:
+def claim(state: State, _: int | None, body: ClaimRequest) -> Answer:
     """Hand the worker one trial under a new lease, or 204 when there is no work."""
-    state = request.app.state
     claimed = protocol.claim(state.db, body.worker_id, body.search_id,
                              state.settings.lease_seconds)
     state.metrics.count_claim("assigned" if claimed else "empty")
     if claimed is None:
-        return Response(status_code=204)
+        return 204, None
     dataset_id = uploaded_dataset_id(claimed.spec)
     uploaded = get_dataset_info(state.db, dataset_id) if dataset_id is not None else None
-    return JSONResponse(views.assignment_json(claimed, uploaded,
-                                              state.settings.heartbeat_seconds))
+    return 200, views.assignment_json(claimed, uploaded, state.settings.heartbeat_seconds)
 
 
-@router.post("/trials/{trial_id}/heartbeat", response_model=ActionAnswer)
-async def heartbeat(trial_id: TrialId, body: HeartbeatRequest, request: Request
-                    ) -> JSONResponse:
+def heartbeat(state: State, trial_id: int, body: HeartbeatRequest) -> Answer:
     """Extend the lease; answer continue or stop."""
-    state = request.app.state
     action = protocol.heartbeat(state.db, trial_id, body.lease_token,
                                 state.settings.lease_seconds)
-    return JSONResponse(views.action_json(action))
+    return 200, views.action_json(action)
 
 
-@router.post("/trials/{trial_id}/report", response_model=ActionAnswer)
-async def report(trial_id: TrialId, body: ReportRequest, request: Request) -> JSONResponse:
+def report(state: State, trial_id: int, body: ReportRequest) -> Answer:
     """One or more epochs' metrics; answer continue or stop (early stopping decides here)."""
-    state = request.app.state
     action = protocol.report(state.db, trial_id, body.lease_token, body.epochs(),
                              state.settings.lease_seconds)
-    return JSONResponse(views.action_json(action))
+    return 200, views.action_json(action)
 
 
-@router.post("/trials/{trial_id}/complete", response_model=TrialOut)
-async def complete(trial_id: TrialId, body: CompleteRequest, request: Request
-                   ) -> JSONResponse:
+def complete(state: State, trial_id: int, body: CompleteRequest) -> Answer:
     """The trial's final metrics; repeating the same call is harmless."""
-    trial = protocol.complete(request.app.state.db, trial_id, body.lease_token, body.metrics)
-    return JSONResponse(views.trial_json(trial))
+    trial = protocol.complete(state.db, trial_id, body.lease_token, body.metrics)
+    return 200, views.trial_json(trial)
 
 
-@router.post("/trials/{trial_id}/fail", response_model=TrialOut)
-async def fail(trial_id: TrialId, body: FailRequest, request: Request) -> JSONResponse:
+def fail(state: State, trial_id: int, body: FailRequest) -> Answer:
     """The trial failed; with retry it goes back to pending while attempts remain."""
-    trial = protocol.fail(request.app.state.db, trial_id, body.lease_token, body.error,
-                          body.retry)
-    return JSONResponse(views.trial_json(trial))
+    trial = protocol.fail(state.db, trial_id, body.lease_token, body.error, body.retry)
+    return 200, views.trial_json(trial)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One POST route: its path template, body schema, handler and answer schema."""
+
+    path: str
+    body: type[BaseModel]
+    handler: Callable[[State, Any, Any], Answer]
+    answer: type[BaseModel]
+
+
+ROUTES = {
+    route.path: route for route in (
+        Route(f"{API_PREFIX}/trials/claim", ClaimRequest, claim, Assignment),
+        Route(f"{API_PREFIX}/trials/{{trial_id}}/heartbeat", HeartbeatRequest, heartbeat,
+              ActionAnswer),
+        Route(f"{API_PREFIX}/trials/{{trial_id}}/report", ReportRequest, report, ActionAnswer),
+        Route(f"{API_PREFIX}/trials/{{trial_id}}/complete", CompleteRequest, complete,
+              TrialOut),
+        Route(f"{API_PREFIX}/trials/{{trial_id}}/fail", FailRequest, fail, TrialOut),
+    )
+}
+_TRIAL_PATH = re.compile(rf"^{re.escape(API_PREFIX)}/trials/([^/]+)/(\w+)$")
+
+
+def _match(path: str) -> tuple[Route, str | None] | None:
+    """The route of a path and the trial id as written in it (None for claim)."""
+    route = ROUTES.get(path)
+    if route is not None:
+        return route, None
+    found = _TRIAL_PATH.match(path)
+    if found is None:
+        return None
+    route = ROUTES.get(f"{API_PREFIX}/trials/{{trial_id}}/{found.group(2)}")
+    return None if route is None else (route, found.group(1))
+
+
+def _trial_id(text: str) -> int:
+    """The path's trial id; Invalid (as FastAPI words it) unless an integer in 1..MAX_ID."""
+    if not re.fullmatch(r"[+-]?\d+", text.strip()):
+        raise Invalid(["path", "trial_id"],
+                      "Input should be a valid integer, unable to parse string as an integer",
+                      "int_parsing")
+    value = int(text)
+    if value < 1:
+        raise Invalid(["path", "trial_id"], "Input should be greater than or equal to 1",
+                      "greater_than_equal")
+    if value > MAX_ID:
+        raise Invalid(["path", "trial_id"], f"Input should be less than or equal to {MAX_ID}",
+                      "less_than_equal")
+    return value
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send_json(send: Send, status: int, body: Any) -> None:
+    payload = b"" if body is None else json.dumps(
+        body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    headers = [(b"content-length", str(len(payload)).encode())]
+    if body is not None:
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class WorkerProtocol:
+    """ASGI middleware answering the worker protocol's POST routes; the rest goes on to the app.
+
+    It sets `scope["route"]` so that the latency metrics name the route's template.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            matched = _match(scope["path"])
+        if matched is None:
+            await self.app(scope, receive, send)
+            return
+        route, trial_text = matched
+        scope["route"] = route
+        body = await _read_body(receive)
+        try:
+            trial_id = None if trial_text is None else _trial_id(trial_text)
+            if b"json" not in dict(scope["headers"]).get(b"content-type", b"json"):
+                raise Invalid(["body"], "the body must be JSON (Content-Type: application/json)",
+                              "content_type")
+            if not body.strip():
+                raise Invalid(["body"], "Field required", "missing")
+            status, answer = route.handler(scope["app"].state, trial_id,
+                                           route.body.model_validate_json(body))
+        except ANSWERED as error:
+            status, answer = error_answer(error)
+        await _send_json(send, status, answer)
+
+
+def document(app: FastAPI) -> None:
+    """Describe the worker protocol's routes in the app's /openapi.json."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for route in ROUTES.values():
+            for model in (route.body, route.answer):
+                definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(definition.pop("$defs", {}))
+                schemas[model.__name__] = definition
+            operation: dict[str, Any] = {
+                "tags": ["worker protocol"],
+                "summary": route.handler.__name__.capitalize(),
+                "description": route.handler.__doc__,
+                "operationId": f"worker_{route.handler.__name__}",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}}},
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{route.answer.__name__}"}}}},
+                    "404": {"description": "no such trial or search"},
+                    "409": {"description": "the lease token is not the trial's current one, "
+                                           "or the trial is not running"},
+                    "422": {"description": "a field breaks a rule; `detail` names it"},
+                },
+            }
+            if "{trial_id}" in route.path:
+                operation["parameters"] = [{
+                    "name": "trial_id", "in": "path", "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                    "description": "a trial's id"}]
+            else:
+                operation["responses"]["204"] = {"description": "no work for now"}
+            schema.setdefault("paths", {})[route.path] = {"post": operation}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -5,10 +5,12 @@ A worker write must carry the trial's current lease token and find the trial
 running; otherwise it is a Conflict (409) and the worker drops the trial.
 
 These are the server's hot path, so they run on a bare Core Connection: rows
-are read into `RowState`s and only changed columns are written back
-(service.store.rows); a report is four statements plus one INSERT per epoch
-it carries (and the early-stopping rule's reads, if the search has one), a
-complete four or five, with nothing read twice.
+are read into `RowState`s and only changed columns are written back, together
+at the end (service.store.rows). On PostgreSQL a report, a complete or a
+heartbeat is one read and one write between BEGIN and COMMIT (a report adds
+the early-stopping rule's reads, if its search has one; a complete, the best
+trial's value); a claim adds the pending trial's read or the new one's INSERT,
+and a look for expired leases while trials run.
 """
 
 from __future__ import annotations
@@ -45,10 +47,10 @@ from service.store.rows import (
     SEARCHES,
     TRIALS,
     RowState,
+    Writes,
     insert_row,
     lock_search,
     lock_search_of_trial,
-    write_back,
 )
 
 INTERMEDIATE = Intermediate.__table__
@@ -134,13 +136,15 @@ def _claim_in(connection: Connection, search: RowState, worker_id: str,
     if search.status == "running" and search.count_running < search.spec["budget"][
             "max_parallel"]:
         trial = _next_trial(connection, search, now)
+    writes = Writes()
     if trial is not None:
         _assign(search, trial, worker_id, now, lease_seconds)
         if trial.id is None:
             insert_row(connection, TRIALS, trial)
         else:
-            write_back(connection, TRIALS, trial)
-    write_back(connection, SEARCHES, search)
+            writes.update(TRIALS, trial)
+    writes.update(SEARCHES, search)
+    writes.run(connection)
     return None if trial is None else Claimed(trial, search.spec)
 
 
@@ -211,8 +215,18 @@ def heartbeat(db: Database, trial_id: int, lease_token: str, lease_seconds: floa
         now = utcnow()
         _, trial = _leased(connection, db, trial_id, lease_token)
         trial.lease_expires_at = later(now, lease_seconds)
-        write_back(connection, TRIALS, trial)
+        _write(connection, trial)
         return _action(trial)
+
+
+def _write(connection: Connection, trial: RowState, search: RowState | None = None,
+           writes: Writes | None = None) -> None:
+    """Write back the trial's and the search's changes, after any writes already queued."""
+    writes = writes or Writes()
+    writes.update(TRIALS, trial)
+    if search is not None:
+        writes.update(SEARCHES, search)
+    writes.run(connection)
 
 
 @cache
@@ -220,7 +234,8 @@ def _insert_epoch(postgres: bool) -> Insert:
     """INSERT of one epoch's row that does nothing if the epoch is already stored."""
     dialect_insert = postgresql.insert if postgres else sqlite.insert
     columns = ("trial_id", "epoch", "value", "metrics", "created_at")
-    return (dialect_insert(INTERMEDIATE).values({name: bindparam(name) for name in columns})
+    return (dialect_insert(INTERMEDIATE)
+            .values({name: bindparam(f"intermediate_{name}") for name in columns})
             .on_conflict_do_nothing(index_elements=["trial_id", "epoch"])
             .returning(INTERMEDIATE.c.id))
 
@@ -233,6 +248,11 @@ def report(db: Database, trial_id: int, lease_token: str,
     Each epoch not stored before counts as if reported alone: its row, the best
     value, `last_epoch`, and the early-stopping rule evaluated after it. The lease
     is extended and the change cursor bumped once, if anything new was stored.
+
+    An epoch after `last_epoch` (the latest stored: the usual case) is new for
+    sure, so its row is written with the trial's changes at the end; an earlier
+    one is inserted at once to learn whether it was stored before, and so is
+    every epoch when an early-stopping rule must read it.
     """
     with db.write_connection(durable=False) as connection:
         now = utcnow()
@@ -240,15 +260,18 @@ def report(db: Database, trial_id: int, lease_token: str,
         objective = search.spec["objective"]
         plan = plans.plan_of(search.spec_text)
         insert = _insert_epoch(db.is_postgres)
+        writes = Writes()
         stored = False
         for epoch, metrics in epochs:
             value = metrics.get(objective["metric"])
-            inserted = connection.scalar(insert, {
-                "trial_id": trial.id, "epoch": epoch, "value": value, "metrics": metrics,
-                "created_at": now,
-            })
-            if inserted is None:  # this epoch was reported before: nothing changes
-                continue
+            row = {"intermediate_trial_id": trial.id, "intermediate_epoch": epoch,
+                   "intermediate_value": value, "intermediate_metrics": metrics,
+                   "intermediate_created_at": now}
+            if plan.early_stopping is None and (trial.last_epoch is None
+                                                or epoch > trial.last_epoch):
+                writes.add(INTERMEDIATE, insert, row)
+            elif connection.scalar(insert, row) is None:
+                continue  # this epoch was reported before: nothing changes
             stored = True
             if value is not None and better(objective["goal"], value, trial.value):
                 trial.value = value
@@ -260,8 +283,7 @@ def report(db: Database, trial_id: int, lease_token: str,
         if stored:
             trial.lease_expires_at = later(now, lease_seconds)
             touch(search, trial, now)
-            write_back(connection, TRIALS, trial)
-            write_back(connection, SEARCHES, search)
+            _write(connection, trial, search, writes)
         return _action(trial)
 
 
@@ -287,8 +309,7 @@ def complete(db: Database, trial_id: int, lease_token: str, metrics: dict[str, f
         if status == "completed":
             note_completed(connection, search, trial)
         finish_if_done(search, now)
-        write_back(connection, TRIALS, trial)
-        write_back(connection, SEARCHES, search)
+        _write(connection, trial, search)
         return trial
 
 
@@ -303,8 +324,7 @@ def fail(db: Database, trial_id: int, lease_token: str, error: str, retry: bool)
             trial.error = error
             move(search, trial, "failed", now)
             finish_if_done(search, now)
-        write_back(connection, TRIALS, trial)
-        write_back(connection, SEARCHES, search)
+        _write(connection, trial, search)
         return trial
 
 
@@ -318,6 +338,5 @@ def stop(db: Database, trial_id: int) -> RowState:
         if trial.stop_reason is None:
             trial.stop_reason = STOPPED_BY_USER
             touch(search, trial, now)
-            write_back(connection, TRIALS, trial)
-            write_back(connection, SEARCHES, search)
+            _write(connection, trial, search)
         return trial

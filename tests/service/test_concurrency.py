@@ -8,6 +8,7 @@ only the database's locks keep claims exact.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -129,3 +130,71 @@ def test_claims_without_a_search_spread_over_searches_without_loss(server):
     for search_id in ids:
         final = httpx.get(f"{server.url}{API}/searches/{search_id}", timeout=30).json()
         assert final["status"] == "completed" and final["counts"]["completed"] == 40
+
+
+def _racer(url: str, search_id: int, seed: int, outcomes: list, errors: list) -> None:
+    """Claim, report five epochs with pauses that sometimes outlast the lease, complete.
+
+    A trial whose lease ran out gets 409 and is dropped, as a worker drops it.
+    """
+    rng = random.Random(seed)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        try:
+            while True:
+                answer = http.post(f"{API}/trials/claim",
+                                   json={"worker_id": f"r{seed}", "search_id": search_id})
+                assert answer.status_code in (200, 204), answer.text
+                if answer.status_code == 204:
+                    search = http.get(f"{API}/searches/{search_id}").json()
+                    if search["status"] != "running":
+                        return
+                    time.sleep(0.02)
+                    continue
+                assignment = answer.json()
+                trial = f"{API}/trials/{assignment['trial_id']}"
+                token = assignment["lease_token"]
+                for epoch in range(5):
+                    time.sleep(rng.choice([0.0, 0.01, 0.05, 0.5]))
+                    response = http.post(f"{trial}/report", json={
+                        "lease_token": token, "epoch": epoch,
+                        "metrics": {"dev_accuracy": rng.random()}})
+                    assert response.status_code in (200, 409), response.text
+                    if response.status_code == 409:
+                        outcomes.append("lost")
+                        break
+                else:
+                    response = http.post(f"{trial}/complete", json={
+                        "lease_token": token, "metrics": {"dev_accuracy": rng.random()}})
+                    assert response.status_code in (200, 409), response.text
+                    outcomes.append("completed" if response.status_code == 200 else "lost")
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(f"racer {seed}: {error!r}")
+
+
+@pytest.mark.e2e
+def test_reports_racing_expiring_leases_never_fail_or_lose_count(database_url, tmp_path):
+    """Reports, completes, claims and the sweep requeueing expired leases, all at once:
+    no call fails, and every trial is counted once (tests/service/store/test_locking.py
+    checks the lock order that keeps such calls from deadlocking)."""
+    env = {"CAVIAR_WORKERS": "2", "CAVIAR_LEASE_SECONDS": "0.3",
+           "CAVIAR_REQUEUE_SECONDS": "0.2"}
+    with live_server(database_url, tmp_path, env=env) as running:
+        spec = make_spec(budget={"max_trials": 40, "max_parallel": 6, "max_attempts": 20})
+        search = httpx.post(f"{running.url}{API}/searches", json=spec, timeout=30).json()
+        outcomes: list[str] = []
+        errors: list[str] = []
+        threads = [threading.Thread(target=_racer, args=(running.url, search["id"], seed,
+                                                         outcomes, errors))
+                   for seed in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=240)
+        assert not errors, errors
+        assert not any(thread.is_alive() for thread in threads)
+        final = httpx.get(f"{running.url}{API}/searches/{search['id']}", timeout=30).json()
+    counts = final["counts"]
+    assert final["status"] == "completed", final
+    assert counts["completed"] + counts["failed"] == 40 and sum(counts.values()) == 40, counts
+    assert outcomes.count("completed") == counts["completed"]
+    assert "lost" in outcomes  # the race did happen

@@ -84,6 +84,28 @@ def test_report_keeps_the_best_value_so_far(client):
     assert [row["epoch"] for row in trial["intermediate"]] == [0, 1, 2]
 
 
+def test_an_earlier_epoch_reported_late_is_stored_once(client):
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    report(client, assignment, 2, 0.6)
+    report(client, assignment, 0, 0.8)  # earlier than the latest, but new: stored
+    report(client, assignment, 0, 0.1)  # a repeat: nothing changes
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [(0, 0.8), (2, 0.6)]
+    assert trial["value"] == 0.8 and trial["last_epoch"] == 2
+    response = call(client, assignment, "report", reports=[
+        {"epoch": 1, "metrics": {"dev_accuracy": 0.7}},
+        {"epoch": 2, "metrics": {"dev_accuracy": 0.9}},
+        {"epoch": 3, "metrics": {"dev_accuracy": 0.5}},
+        {"epoch": 4, "metrics": {"dev_accuracy": 0.4}},
+    ])
+    assert response.status_code == 200
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
+        (0, 0.8), (1, 0.7), (2, 0.6), (3, 0.5), (4, 0.4)]
+    assert trial["value"] == 0.8 and trial["last_epoch"] == 4
+
+
 def test_complete_is_idempotent_for_the_same_call(client):
     search = create_search(client)
     assignment = claim(client, search["id"])

@@ -41,6 +41,23 @@ def test_openapi_documents_every_route(client):
         assert API + path in paths, path
 
 
+def test_openapi_gives_the_worker_protocol_its_bodies_and_answers(client):
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    for verb, body, answer in [("claim", "ClaimRequest", "Assignment"),
+                               ("{trial_id}/report", "ReportRequest", "ActionAnswer"),
+                               ("{trial_id}/complete", "CompleteRequest", "TrialOut")]:
+        operation = schema["paths"][f"{API}/trials/{verb}"]["post"]
+        request = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert request == {"$ref": f"#/components/schemas/{body}"}
+        ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{answer}"}
+        assert body in components and answer in components
+    report = components["ReportRequest"]
+    assert {"lease_token", "epoch", "metrics", "reports"} <= set(report["properties"])
+    assert "EpochReport" in components  # referenced by reports[]
+
+
 def test_the_dashboard_is_served_at_the_root(client):
     response = client.get("/")
     assert response.status_code == 200 and "html" in response.headers["content-type"]

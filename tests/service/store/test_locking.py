@@ -1,0 +1,83 @@
+"""The lock order of the worker protocol on PostgreSQL: a search before any of its trials.
+
+Every write locks its search first, so a call that waits for a search holds
+no trial meanwhile; a claim holding the search can then requeue that call's
+trial without waiting. With the order reversed the two would wait for each
+other, and PostgreSQL would abort one of them as a deadlock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text, update
+
+from service.db.migrate import upgrade_to_head
+from service.db.session import Database
+from service.search.spec import parse_spec
+from service.store import protocol
+from service.store.rows import TRIALS, lock_search
+from service.store.searches import create_search
+from tests.service.helpers import make_spec
+from tests.support.databases import postgres_database
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def db() -> Iterator[Database]:
+    """The server's database on a fresh PostgreSQL database."""
+    with postgres_database() as url:
+        database = Database(url)
+        upgrade_to_head(database.write_engine)
+        yield database
+        database.dispose()
+
+
+def _wait_for_a_lock_wait(db: Database, seconds: float = 10) -> None:
+    """Return once some session of this database waits for a lock."""
+    deadline = time.monotonic() + seconds
+    with db.engine.connect() as probe:
+        while time.monotonic() < deadline:
+            waiting = probe.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+            probe.rollback()
+            if waiting:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"no session waited for a lock within {seconds} s")
+
+
+@pytest.mark.parametrize("call", ["heartbeat", "report", "complete"])
+def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, call: str):
+    search = create_search(db, parse_spec(make_spec())).search
+    claimed = protocol.claim(db, "w/1", search.id, lease_seconds=60)
+    trial_id, token = claimed.trial.id, claimed.trial.lease_token
+    calls = {
+        "heartbeat": lambda: protocol.heartbeat(db, trial_id, token, 60),
+        "report": lambda: protocol.report(db, trial_id, token, [(0, {"dev_accuracy": 0.5})], 60),
+        "complete": lambda: protocol.complete(db, trial_id, token, {"dev_accuracy": 0.5}),
+    }
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            calls[call]()
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            failures.append(error)
+
+    with db.write_connection() as holder:  # as a claim holds the search
+        assert lock_search(holder, search.id, postgres=True) is not None
+        waiter = threading.Thread(target=run)
+        waiter.start()
+        _wait_for_a_lock_wait(db)
+        # As a requeue of its expired lease would: this must not wait for the call.
+        holder.exec_driver_sql("SET LOCAL lock_timeout = '3s'")
+        holder.execute(update(TRIALS).where(TRIALS.c.id == trial_id).values(worker_id="w/1"))
+    waiter.join(30)
+    assert not waiter.is_alive()
+    assert failures == []
