@@ -36,6 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
 from service.db.models import Search, Trial
@@ -112,14 +113,23 @@ def _first(connection: Connection, statement: Select, params: dict[str, int]
     would (JSON parsed, timestamps naive), while the result handling asks the
     driver for the columns' descriptions, which psycopg builds anew on every
     execution (a few microseconds per column: more CPU than the rest of a
-    report's read).
+    report's read). A driver error is raised as SQLAlchemy raises it (so a lost
+    database is a 503), and a lost connection is dropped from the pool.
     """
     if connection.dialect.name != "postgresql":
         return connection.execute(statement, params).first()
+    sql, dbapi = _sql(statement, connection.dialect), connection.dialect.loaded_dbapi
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(_sql(statement, connection.dialect), params)
+        cursor.execute(sql, params)
         return cursor.fetchone()
+    except dbapi.Error as error:
+        lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection,
+                                                cursor)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(sql, params, error, dbapi.Error, connection_invalidated=lost,
+                                  dialect=connection.dialect) from error
     finally:
         cursor.close()
 

@@ -7,7 +7,7 @@ import re
 import psycopg
 import pytest
 
-from tests.service.helpers import API, claim, complete, create_search
+from tests.service.helpers import API, claim, complete, create_search, report
 from tests.support.databases import POSTGRES_ADMIN_URL, postgres_database
 
 
@@ -74,6 +74,9 @@ def test_a_lost_database_is_a_503_not_a_500():
         create_app(Settings.from_env({}, database_url=url)), raise_server_exceptions=False
     ) as client:
         assert client.get("/healthz").status_code == 200
+        search = create_search(client)  # connections of each pool are now open, then lost
+        assignment = claim(client, search["id"])
+        report(client, assignment, 0, 0.5)
         name = url.rsplit("/", 1)[1]
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -82,3 +85,14 @@ def test_a_lost_database_is_a_503_not_a_500():
         response = client.get(f"{API}/searches")
         assert response.status_code == 503
         assert "the database is unavailable" in response.json()["detail"]
+        trial = f"/trials/{assignment['trial_id']}"
+        for path, body in [
+            ("/trials/claim", {"worker_id": "w", "search_id": search["id"]}),
+            (f"{trial}/report", {"lease_token": assignment["lease_token"], "epoch": 1,
+                                 "metrics": {"dev_accuracy": 0.5}}),
+            (f"{trial}/complete", {"lease_token": assignment["lease_token"],
+                                   "metrics": {"dev_accuracy": 0.5}}),
+        ]:
+            response = client.post(f"{API}{path}", json=body)
+            assert response.status_code == 503, (path, response.text)
+            assert "the database is unavailable" in response.json()["detail"]

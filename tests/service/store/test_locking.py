@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text, update
+from sqlalchemy.exc import OperationalError
 
 from service.db.migrate import upgrade_to_head
 from service.db.session import Database
@@ -81,3 +82,20 @@ def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, 
     waiter.join(30)
     assert not waiter.is_alive()
     assert failures == []
+
+
+def test_a_lock_wait_cut_short_is_raised_as_sqlalchemy_raises_it(db: Database):
+    """The locked reads go through the driver's own cursor; its errors must not leak raw
+    (the API answers SQLAlchemy's OperationalError with a 503, anything else with a 500)."""
+    search = create_search(db, parse_spec(make_spec())).search
+    claimed = protocol.claim(db, "w/1", search.id, lease_seconds=60)
+    trial_id, token = claimed.trial.id, claimed.trial.lease_token
+    with db.engine.connect() as admin:
+        admin.execute(text(f'ALTER DATABASE "{db.engine.url.database}" SET lock_timeout = 200'))
+        admin.commit()
+    db.dispose()  # new connections take the setting
+    with db.write_connection() as holder:
+        lock_search(holder, search.id, postgres=True)
+        with pytest.raises(OperationalError, match="lock timeout"):
+            protocol.heartbeat(db, trial_id, token, 60)
+    assert protocol.heartbeat(db, trial_id, token, 60).stop is False  # the pool still works

@@ -1,0 +1,120 @@
+"""The worker protocol's store alone: CPU and statements per trial, without HTTP.
+
+Runs trials through `service.store.protocol` (claim, 5 reports, complete) in
+one thread on a fresh SQLite file and a fresh PostgreSQL database (as the
+tests make them), and prints for each the wall and CPU time per trial and the
+statements sent through SQLAlchemy per trial (not counted: BEGIN and COMMIT,
+and on PostgreSQL the locked reads, which go through the driver's cursor).
+This is the part of a call's cost that the database layer owns;
+`benchmarks/service.py` measures the whole server over HTTP.
+
+    .venv/bin/python -m benchmarks.store [--database sqlite|postgres|both]
+        [--trials 400] [--profile]
+
+Run it as a module from the repository root: the root is then on sys.path
+(for `tests.support`), and benchmarks/ is not, where benchmarks/service.py
+would hide the `service` package. `--profile` prints the functions taking the
+most CPU (cProfile on CPU time) for each database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+
+from service.db.migrate import upgrade_to_head
+from service.db.session import Database
+from service.search.spec import parse_spec
+from service.store import protocol
+from service.store.searches import create_search
+from tests.service.helpers import make_spec
+from tests.support.databases import database
+
+# The tests' small spec (2 parameters, 5 epochs): the sampler's cost is not what this measures.
+SPEC = make_spec(name="bench-store", budget={"max_trials": 10_000, "max_parallel": 8,
+                                            "max_attempts": 2})
+EPOCHS = SPEC["fixed"]["epochs"]
+
+
+@contextmanager
+def opened(kind: str, folder: Path) -> Iterator[Database]:
+    """The server's Database on a fresh database of the kind, schema at head."""
+    with database(kind, folder) as url:
+        db = Database(url)
+        upgrade_to_head(db.write_engine)
+        try:
+            yield db
+        finally:
+            db.dispose()
+
+
+def count_statements(db: Database) -> list[int]:
+    """A one-item counter of the statements sent through SQLAlchemy by the write engines."""
+    counter = [0]
+    for engine in {db.write_engine, db._relaxed_engine}:  # noqa: SLF001 - a benchmark peeks
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(*_: object) -> None:
+            counter[0] += 1
+
+    return counter
+
+
+def one_trial(db: Database, search_id: int) -> None:
+    """Claim, report EPOCHS epochs and complete one trial."""
+    claimed = protocol.claim(db, "bench/0", search_id, lease_seconds=60)
+    trial_id, token = claimed.trial.id, claimed.trial.lease_token
+    for epoch in range(EPOCHS):
+        metrics = {"dev_accuracy": 0.5 + epoch / 100, "dev_loss": 0.5 - epoch / 100}
+        protocol.report(db, trial_id, token, [(epoch, metrics)], lease_seconds=60)
+    protocol.complete(db, trial_id, token, {"dev_accuracy": 0.55, "dev_loss": 0.45})
+
+
+def measure(kind: str, trials: int, profile: bool, folder: Path) -> None:
+    """Print the per-trial figures of one database."""
+    with opened(kind, folder) as db:
+        search_id = create_search(db, parse_spec(SPEC)).search.id
+        for _ in range(50):  # warm-up: caches, prepared statements, the pool
+            one_trial(db, search_id)
+        statements = count_statements(db)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(trials):
+            one_trial(db, search_id)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"{kind:>8}: {wall / trials * 1e3:.2f} ms wall, {cpu / trials * 1e3:.2f} ms CPU "
+              f"per trial ({2 + EPOCHS} calls); {statements[0] / trials:.1f} statements "
+              "through SQLAlchemy per trial", flush=True)
+        if profile:
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
+            for _ in range(trials):
+                one_trial(db, search_id)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def main() -> None:
+    """Measure the chosen databases."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--trials", type=int, default=400)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if args.trials < 1:
+        parser.error("--trials: must be at least 1")
+    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    with tempfile.TemporaryDirectory(prefix="caviar-bench-store-") as folder:
+        for kind in kinds:
+            measure(kind, args.trials, args.profile, Path(folder))
+
+
+if __name__ == "__main__":
+    main()
