@@ -60,6 +60,7 @@ import httpx
 import numpy as np
 import psycopg
 import sqlalchemy as sa
+from bench_cpu import postgres_cpu, process_tree_cpu  # this folder
 from bench_http import JsonClient  # this folder
 from bench_tables import SEARCHES, TRIALS  # this folder
 
@@ -104,39 +105,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _cpu_of(stat: str) -> float:
-    """User + system CPU seconds from a /proc/PID/stat line."""
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _processes() -> Iterator[tuple[int, str, str]]:
-    """(pid, command name, /proc/PID/stat line) of every process (Linux)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:  # it exited meanwhile
-                continue
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
-            yield int(entry.name), name, stat
-
-
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds used so far by a process and its children (the server's workers)."""
-    total = 0.0
-    for other, _, stat in _processes():
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if other == pid or parent == pid:
-            total += _cpu_of(stat)
-    return total
-
-
-def postgres_cpu() -> float:
-    """CPU seconds used so far by the running PostgreSQL processes (its backends included)."""
-    return sum(_cpu_of(stat) for _, name, stat in _processes() if name.startswith("postgres"))
 
 
 @dataclass(frozen=True)
