@@ -8,9 +8,9 @@ an autocommit connection: lock the search, then the trial; check the lease;
 insert the epoch once; bump the change cursor; keep the best value (maximize
 only), `last_epoch` and the lease; return the stop reason. The prototype has no
 early-stopping rule, batches or error wording, and the server does not use it:
-it is here to size the one design that looked able to reach issue 3's 5x on
-PostgreSQL (benchmarks/README.md, "Where a PostgreSQL trial's CPU goes"), at the
-price of a second implementation of the protocol beside the Python one.
+it sizes the largest saving in sight on PostgreSQL (benchmarks/README.md, "Where
+a PostgreSQL trial's CPU goes"), which would cost a second implementation of the
+protocol beside the Python one.
 
     .venv/bin/python -m benchmarks.report_in_sql [--reports 3000]
 
