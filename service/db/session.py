@@ -94,8 +94,10 @@ class Database:
             self.engine = create_engine(self.url, **pool)
             self.write_engine = self.engine
             # Its own pool rather than a SET LOCAL in each transaction: one statement less.
+            # Small: only reports and heartbeats use it, one at a time on the event loop.
             self._relaxed_engine = create_engine(
-                self.url, connect_args={"options": "-c synchronous_commit=off"}, **pool)
+                self.url, connect_args={"options": "-c synchronous_commit=off"},
+                **{**pool, "pool_size": 2, "max_overflow": 8})
             self._write_lock = None
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
