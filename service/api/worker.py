@@ -13,19 +13,19 @@ than the transaction. `document` adds the routes to /openapi.json.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api import views
-from service.api.deps import API_PREFIX
-from service.api.errors import ANSWERED, error_answer
+from service.api.deps import API_PREFIX, TrialId
+from service.api.errors import ANSWERED, clean_errors, error_answer
 from service.api.schemas import (
     MAX_ID,
     ActionAnswer,
@@ -120,20 +120,16 @@ def _match(path: str) -> tuple[Route, str | None] | None:
     return None if route is None else (route, found.group(1))
 
 
+_TRIAL_ID = TypeAdapter(TrialId)
+
+
 def _trial_id(text: str) -> int:
-    """The path's trial id; Invalid (as FastAPI words it) unless an integer in 1..MAX_ID."""
-    if not re.fullmatch(r"[+-]?\d+", text.strip()):
-        raise Invalid(["path", "trial_id"],
-                      "Input should be a valid integer, unable to parse string as an integer",
-                      "int_parsing")
-    value = int(text)
-    if value < 1:
-        raise Invalid(["path", "trial_id"], "Input should be greater than or equal to 1",
-                      "greater_than_equal")
-    if value > MAX_ID:
-        raise Invalid(["path", "trial_id"], f"Input should be less than or equal to {MAX_ID}",
-                      "less_than_equal")
-    return value
+    """The path's trial id, validated as FastAPI validates `TrialId`; Invalid names the rule."""
+    try:
+        return _TRIAL_ID.validate_python(text)
+    except ValidationError as error:
+        detail = clean_errors(error.errors(), prefix=("path", "trial_id"))[0]
+        raise Invalid(detail["loc"], detail["msg"], detail["type"]) from None
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -143,16 +139,6 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
             return b"".join(chunks)
-
-
-async def _send_json(send: Send, status: int, body: Any) -> None:
-    payload = b"" if body is None else json.dumps(
-        body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-    headers = [(b"content-length", str(len(payload)).encode())]
-    if body is not None:
-        headers.append((b"content-type", b"application/json"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 class WorkerProtocol:
@@ -185,7 +171,9 @@ class WorkerProtocol:
                                            route.body.model_validate_json(body))
         except ANSWERED as error:
             status, answer = error_answer(error)
-        await _send_json(send, status, answer)
+        response = Response(status_code=status) if answer is None else JSONResponse(
+            answer, status_code=status)
+        await response(scope, receive, send)
 
 
 def document(app: FastAPI) -> None:

@@ -125,10 +125,11 @@ class Database:
 
         `durable=False` (per-epoch reports and heartbeats) lets PostgreSQL acknowledge
         the commit before its WAL reaches the disk (`synchronous_commit = off` on the
-        connections these transactions use). The database stays consistent; a crash of the database
-        machine can lose the last fraction of a second of such commits, never a claim,
-        a result or anything committed before a durable commit, since WAL is flushed
-        in order. SQLite in WAL mode with synchronous=NORMAL already behaves so.
+        connections these transactions use). The database stays consistent; a crash of
+        the database machine can lose the last fraction of a second of such commits,
+        never a claim, a result or anything committed before a durable commit, since
+        WAL is flushed in order. SQLite in WAL mode with synchronous=NORMAL already
+        behaves so.
         """
         engine = self.write_engine if durable else self._relaxed_engine
         with self._write_lock or nullcontext(), engine.begin() as connection:

@@ -79,7 +79,7 @@ def requeue_expired(connection: Connection, search: RowState, now: datetime) -> 
         release(connection, search, trial, now,
                 f"lease expired at {trial.lease_expires_at:%Y-%m-%dT%H:%M:%SZ} "
                 f"(worker {trial.worker_id})")
-        write_back(connection, TRIALS, trial)
+        write_back(connection, (TRIALS, trial))
     return len(expired)
 
 
@@ -99,5 +99,5 @@ def requeue_all_expired(db: Database, now: datetime) -> int:
             search = lock_search(connection, search_id, db.is_postgres)
             if search is not None:
                 released += requeue_expired(connection, search, now)
-                write_back(connection, SEARCHES, search)
+                write_back(connection, (SEARCHES, search))
     return released

@@ -51,6 +51,7 @@ from service.store.rows import (
     insert_row,
     lock_search,
     lock_search_of_trial,
+    write_back,
 )
 
 INTERMEDIATE = Intermediate.__table__
@@ -136,15 +137,14 @@ def _claim_in(connection: Connection, search: RowState, worker_id: str,
     if search.status == "running" and search.count_running < search.spec["budget"][
             "max_parallel"]:
         trial = _next_trial(connection, search, now)
-    writes = Writes()
+    rows = [(SEARCHES, search)]
     if trial is not None:
         _assign(search, trial, worker_id, now, lease_seconds)
         if trial.id is None:
             insert_row(connection, TRIALS, trial)
         else:
-            writes.update(TRIALS, trial)
-    writes.update(SEARCHES, search)
-    writes.run(connection)
+            rows.insert(0, (TRIALS, trial))
+    write_back(connection, *rows)
     return None if trial is None else Claimed(trial, search.spec)
 
 
@@ -215,18 +215,8 @@ def heartbeat(db: Database, trial_id: int, lease_token: str, lease_seconds: floa
         now = utcnow()
         _, trial = _leased(connection, db, trial_id, lease_token)
         trial.lease_expires_at = later(now, lease_seconds)
-        _write(connection, trial)
+        write_back(connection, (TRIALS, trial))
         return _action(trial)
-
-
-def _write(connection: Connection, trial: RowState, search: RowState | None = None,
-           writes: Writes | None = None) -> None:
-    """Write back the trial's and the search's changes, after any writes already queued."""
-    writes = writes or Writes()
-    writes.update(TRIALS, trial)
-    if search is not None:
-        writes.update(SEARCHES, search)
-    writes.run(connection)
 
 
 @cache
@@ -283,7 +273,7 @@ def report(db: Database, trial_id: int, lease_token: str,
         if stored:
             trial.lease_expires_at = later(now, lease_seconds)
             touch(search, trial, now)
-            _write(connection, trial, search, writes)
+            write_back(connection, (TRIALS, trial), (SEARCHES, search), after=writes)
         return _action(trial)
 
 
@@ -309,7 +299,7 @@ def complete(db: Database, trial_id: int, lease_token: str, metrics: dict[str, f
         if status == "completed":
             note_completed(connection, search, trial)
         finish_if_done(search, now)
-        _write(connection, trial, search)
+        write_back(connection, (TRIALS, trial), (SEARCHES, search))
         return trial
 
 
@@ -324,7 +314,7 @@ def fail(db: Database, trial_id: int, lease_token: str, error: str, retry: bool)
             trial.error = error
             move(search, trial, "failed", now)
             finish_if_done(search, now)
-        _write(connection, trial, search)
+        write_back(connection, (TRIALS, trial), (SEARCHES, search))
         return trial
 
 
@@ -338,5 +328,5 @@ def stop(db: Database, trial_id: int) -> RowState:
         if trial.stop_reason is None:
             trial.stop_reason = STOPPED_BY_USER
             touch(search, trial, now)
-            _write(connection, trial, search)
+            write_back(connection, (TRIALS, trial), (SEARCHES, search))
         return trial

@@ -83,8 +83,9 @@ def spec_from_text(spec_text: str) -> dict[str, Any]:
 
 
 @cache
-def _locking(statement: Select, postgres: bool, skip_locked: bool) -> Select:
-    """The statement locking the rows it reads, the search's first (PostgreSQL; SQLite: as is).
+def _locking(statement: Select, postgres: bool, skip_locked: bool,
+             of: tuple[Table, ...] = (SEARCHES,)) -> Select:
+    """The statement locking its rows of the tables `of`, in that order (PostgreSQL; SQLite: as is).
 
     PostgreSQL locks the tables of `FOR UPDATE OF` in the order they are named,
     and every writer locks a search before any of its trials, so writers never
@@ -95,8 +96,7 @@ def _locking(statement: Select, postgres: bool, skip_locked: bool) -> Select:
     """
     if not postgres:
         return statement
-    tables = [SEARCHES, TRIALS] if statement is _SEARCH_AND_TRIAL else [SEARCHES]
-    return statement.with_for_update(of=tables, skip_locked=skip_locked)
+    return statement.with_for_update(of=list(of), skip_locked=skip_locked)
 
 
 @cache
@@ -134,9 +134,11 @@ def _first(connection: Connection, statement: Select, params: dict[str, int]
         cursor.close()
 
 
-def _search_state(values: dict[str, Any]) -> RowState:
-    values["spec"] = spec_from_text(values["spec_text"])
-    return RowState(values)
+def _search_state(values: Sequence[Any]) -> RowState:
+    """A search's RowState from the values of SEARCH_COLUMNS, with its parsed `spec`."""
+    state = {column.name: value for column, value in zip(SEARCH_COLUMNS, values, strict=True)}
+    state["spec"] = spec_from_text(state["spec_text"])
+    return RowState(state)
 
 
 def lock_search(connection: Connection, search_id: int, postgres: bool,
@@ -148,24 +150,20 @@ def lock_search(connection: Connection, search_id: int, postgres: bool,
     """
     row = _first(connection, _locking(_SEARCH_BY_ID, postgres, skip_locked),
                  {"search_id": search_id})
-    if row is None:
-        return None
-    return _search_state({column.name: value
-                          for column, value in zip(SEARCH_COLUMNS, row, strict=True)})
+    return None if row is None else _search_state(row)
 
 
 def lock_search_of_trial(connection: Connection, trial_id: int, postgres: bool
                          ) -> tuple[RowState, RowState]:
     """The trial and its search (as `lock_search` reads it), both locked, in one statement."""
-    row = _first(connection, _locking(_SEARCH_AND_TRIAL, postgres, False), {"trial_id": trial_id})
+    statement = _locking(_SEARCH_AND_TRIAL, postgres, False, of=(SEARCHES, TRIALS))
+    row = _first(connection, statement, {"trial_id": trial_id})
     if row is None:
         raise NotFound(f"trial {trial_id} not found")
     split = len(SEARCH_COLUMNS)
-    search = _search_state({column.name: value for column, value
-                            in zip(SEARCH_COLUMNS, row[:split], strict=True)})
     trial = RowState({column.name: value
                       for column, value in zip(TRIALS.c, row[split:], strict=True)})
-    return search, trial
+    return _search_state(row[:split]), trial
 
 
 @cache
@@ -234,10 +232,13 @@ class Writes:
                 group.append(part)
 
 
-def write_back(connection: Connection, table: Table, state: RowState) -> None:
-    """UPDATE the row with the state's changed columns (nothing if none changed)."""
-    writes = Writes()
-    writes.update(table, state)
+def write_back(connection: Connection, *rows: tuple[Table, RowState],
+               after: Writes | None = None) -> None:
+    """UPDATE each (table, state) row with its changed columns, after any writes queued in
+    `after`; all sent together (see `Writes`)."""
+    writes = after or Writes()
+    for table, state in rows:
+        writes.update(table, state)
     writes.run(connection)
 
 
