@@ -87,6 +87,7 @@ class Database:
             self.engine = _sqlite_engine(self.url, immediate=False)
             self.write_engine = _sqlite_engine(self.url, immediate=True)
             self._relaxed_engine = self.write_engine
+            self._autocommit_engine = self.write_engine
             self._write_lock: threading.Lock | None = threading.Lock()
         else:
             pool = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60,
@@ -98,6 +99,9 @@ class Database:
             self._relaxed_engine = create_engine(
                 self.url, connect_args={"options": "-c synchronous_commit=off"},
                 **{**pool, "pool_size": 2, "max_overflow": 8})
+            # The same pool, its connections switched to autocommit while checked out.
+            self._autocommit_engine = self._relaxed_engine.execution_options(
+                isolation_level="AUTOCOMMIT")
             self._write_lock = None
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
@@ -133,6 +137,18 @@ class Database:
         """
         engine = self.write_engine if durable else self._relaxed_engine
         with self._write_lock or nullcontext(), engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def statement_connection(self) -> Iterator[Connection]:
+        """A connection for writes that are each one statement, not durable (see above).
+
+        On PostgreSQL each statement commits on its own (autocommit: no BEGIN or
+        COMMIT round trip); callers read without locks and make each write check
+        what it depends on. On SQLite the block is one write transaction, as
+        `write_connection(durable=False)` makes it.
+        """
+        with self._write_lock or nullcontext(), self._autocommit_engine.begin() as connection:
             yield connection
 
     @contextmanager

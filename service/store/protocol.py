@@ -15,6 +15,7 @@ and a look for expired leases while trials run.
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, select
+from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.db.models import Intermediate
@@ -43,6 +44,7 @@ from service.store.changes import (
     utcnow,
 )
 from service.store.leases import has_expired, release, requeue_expired
+from service.store.report_write import report_write
 from service.store.rows import (
     SEARCHES,
     TRIALS,
@@ -51,6 +53,7 @@ from service.store.rows import (
     insert_row,
     lock_search,
     lock_search_of_trial,
+    read_search_of_trial,
     write_back,
 )
 
@@ -209,14 +212,30 @@ def _action(trial: RowState) -> Action:
     return Action(trial.stop_reason is not None, trial.stop_reason, trial.lease_expires_at)
 
 
+_EXTEND_LEASE = (
+    update(TRIALS)
+    .where(TRIALS.c.id == bindparam("trial_id"), TRIALS.c.lease_token == bindparam("token"),
+           TRIALS.c.status == "running")
+    .values(lease_expires_at=bindparam("expires_at"))
+    .returning(TRIALS.c.stop_reason)
+)
+
+
 def heartbeat(db: Database, trial_id: int, lease_token: str, lease_seconds: float) -> Action:
-    """Extend the lease; say whether the trial should stop."""
-    with db.write_connection(durable=False) as connection:
-        now = utcnow()
-        _, trial = _leased(connection, db, trial_id, lease_token)
-        trial.lease_expires_at = later(now, lease_seconds)
-        write_back(connection, (TRIALS, trial))
-        return _action(trial)
+    """Extend the lease; say whether the trial should stop.
+
+    One statement that checks the lease as it writes: a heartbeat changes nothing
+    but the trial's lease, so it needs no lock on the search (and moves no cursor).
+    """
+    with db.statement_connection() as connection:
+        expires_at = later(utcnow(), lease_seconds)
+        row = connection.execute(_EXTEND_LEASE, {"trial_id": trial_id, "token": lease_token,
+                                                 "expires_at": expires_at}).first()
+        if row is None:
+            _, trial = read_search_of_trial(connection, trial_id)
+            _check_lease(trial, lease_token)
+            raise Conflict(f"trial {trial_id}: its lease changed while being extended")
+        return Action(row.stop_reason is not None, row.stop_reason, expires_at)
 
 
 @cache
@@ -230,14 +249,65 @@ def _insert_epoch(postgres: bool) -> Insert:
             .returning(INTERMEDIATE.c.id))
 
 
-def report(db: Database, trial_id: int, lease_token: str,
-           epochs: Sequence[tuple[int, dict[str, float | None]]], lease_seconds: float
-           ) -> Action:
+Epochs = Sequence[tuple[int, dict[str, float | None]]]
+
+
+def report(db: Database, trial_id: int, lease_token: str, epochs: Epochs,
+           lease_seconds: float) -> Action:
     """Store epochs' metrics (once per epoch) in one transaction; say continue or stop.
 
     Each epoch not stored before counts as if reported alone: its row, the best
     value, `last_epoch`, and the early-stopping rule evaluated after it. The lease
     is extended and the change cursor bumped once, if anything new was stored.
+
+    On PostgreSQL the usual report (epochs after the latest stored, no
+    early-stopping rule) is read without locks and written in one checked
+    statement (service.store.report_write); any other, or one whose trial
+    changed meanwhile, is decided under the search's lock.
+    """
+    if db.is_postgres:
+        action = _report_unlocked(db, trial_id, lease_token, epochs, lease_seconds)
+        if action is not None:
+            return action
+    return _report_locked(db, trial_id, lease_token, epochs, lease_seconds)
+
+
+def _report_unlocked(db: Database, trial_id: int, lease_token: str, epochs: Epochs,
+                     lease_seconds: float) -> Action | None:
+    """A report of new epochs without an early-stopping rule, written in one statement.
+
+    None if the report is not of that kind, or if the trial changed between the
+    read and the write (nothing is written then).
+    """
+    with db.statement_connection() as connection:
+        now = utcnow()
+        search, trial = read_search_of_trial(connection, trial_id)
+        _check_lease(trial, lease_token)
+        objective = search.spec["objective"]
+        if (plans.plan_of(search.spec_text).early_stopping is not None
+                or (trial.last_epoch is not None and epochs[0][0] <= trial.last_epoch)):
+            return None
+        values = [metrics.get(objective["metric"]) for _, metrics in epochs]
+        best = trial.value
+        for value in values:
+            if value is not None and better(objective["goal"], value, best):
+                best = value
+        expires_at = later(now, lease_seconds)
+        written = connection.execute(report_write(), {
+            "report_search_id": search.id, "report_trial_id": trial.id, "now": now,
+            "read_seq": trial.seq, "read_lease_token": lease_token, "new_value": best,
+            "new_last_epoch": epochs[-1][0], "new_lease_expires_at": expires_at,
+            "epochs": [epoch for epoch, _ in epochs], "epoch_values": values,
+            "epoch_metrics": [json.dumps(metrics) for _, metrics in epochs],
+        }).first()
+        if written is None:
+            return None
+        return Action(trial.stop_reason is not None, trial.stop_reason, expires_at)
+
+
+def _report_locked(db: Database, trial_id: int, lease_token: str, epochs: Epochs,
+                   lease_seconds: float) -> Action:
+    """`report` under the search's lock, for any report.
 
     An epoch after `last_epoch` (the latest stored: the usual case) is new for
     sure, so its row is written with the trial's changes at the end; an earlier

@@ -157,6 +157,16 @@ def lock_search_of_trial(connection: Connection, trial_id: int, postgres: bool
                          ) -> tuple[RowState, RowState]:
     """The trial and its search (as `lock_search` reads it), both locked, in one statement."""
     statement = _locking(_SEARCH_AND_TRIAL, postgres, False, of=(SEARCHES, TRIALS))
+    return _search_and_trial(connection, statement, trial_id)
+
+
+def read_search_of_trial(connection: Connection, trial_id: int) -> tuple[RowState, RowState]:
+    """The trial and its search as `lock_search_of_trial` reads them, without locking either."""
+    return _search_and_trial(connection, _SEARCH_AND_TRIAL, trial_id)
+
+
+def _search_and_trial(connection: Connection, statement: Select, trial_id: int
+                      ) -> tuple[RowState, RowState]:
     row = _first(connection, statement, {"trial_id": trial_id})
     if row is None:
         raise NotFound(f"trial {trial_id} not found")

@@ -53,14 +53,20 @@ def _wait_for_a_lock_wait(db: Database, seconds: float = 10) -> None:
     raise AssertionError(f"no session waited for a lock within {seconds} s")
 
 
-@pytest.mark.parametrize("call", ["heartbeat", "report", "complete"])
+@pytest.mark.parametrize("call", ["report", "report an earlier epoch", "complete"])
 def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, call: str):
+    """A report of a new epoch locks the search inside its one write statement
+    (service.store.report_write); one of an earlier epoch and a complete lock it
+    when they read."""
     search = create_search(db, parse_spec(make_spec())).search
     claimed = protocol.claim(db, "w/1", search.id, lease_seconds=60)
     trial_id, token = claimed.trial.id, claimed.trial.lease_token
+    protocol.report(db, trial_id, token, [(0, {"dev_accuracy": 0.4}), (2, {"dev_accuracy": 0.5})],
+                    60)
     calls = {
-        "heartbeat": lambda: protocol.heartbeat(db, trial_id, token, 60),
-        "report": lambda: protocol.report(db, trial_id, token, [(0, {"dev_accuracy": 0.5})], 60),
+        "report": lambda: protocol.report(db, trial_id, token, [(3, {"dev_accuracy": 0.6})], 60),
+        "report an earlier epoch": lambda: protocol.report(
+            db, trial_id, token, [(1, {"dev_accuracy": 0.6})], 60),
         "complete": lambda: protocol.complete(db, trial_id, token, {"dev_accuracy": 0.5}),
     }
     failures: list[BaseException] = []
@@ -84,6 +90,16 @@ def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, 
     assert failures == []
 
 
+def test_a_heartbeat_needs_no_lock_on_the_search(db: Database):
+    search = create_search(db, parse_spec(make_spec())).search
+    claimed = protocol.claim(db, "w/1", search.id, lease_seconds=60)
+    with db.write_connection() as holder:  # as a claim holds the search
+        assert lock_search(holder, search.id, postgres=True) is not None
+        action = protocol.heartbeat(db, claimed.trial.id, claimed.trial.lease_token, 60)
+    assert action.stop is False
+    assert action.lease_expires_at > claimed.trial.lease_expires_at
+
+
 def test_a_lock_wait_cut_short_is_raised_as_sqlalchemy_raises_it(db: Database):
     """The locked reads go through the driver's own cursor; its errors must not leak raw
     (the API answers SQLAlchemy's OperationalError with a 503, anything else with a 500)."""
@@ -97,5 +113,6 @@ def test_a_lock_wait_cut_short_is_raised_as_sqlalchemy_raises_it(db: Database):
     with db.write_connection() as holder:
         lock_search(holder, search.id, postgres=True)
         with pytest.raises(OperationalError, match="lock timeout"):
-            protocol.heartbeat(db, trial_id, token, 60)
-    assert protocol.heartbeat(db, trial_id, token, 60).stop is False  # the pool still works
+            protocol.complete(db, trial_id, token, {"dev_accuracy": 0.5})
+    # The pool still works.
+    assert protocol.complete(db, trial_id, token, {"dev_accuracy": 0.5}).status == "completed"
