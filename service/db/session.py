@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.db.driver import DriverConnection
+
 SUPPORTED = ("sqlite", "postgresql")
 
 
@@ -87,7 +89,7 @@ class Database:
             self.engine = _sqlite_engine(self.url, immediate=False)
             self.write_engine = _sqlite_engine(self.url, immediate=True)
             self._relaxed_engine = self.write_engine
-            self._autocommit_engine = self.write_engine
+            self._statement_engine: Engine | None = None
             self._write_lock: threading.Lock | None = threading.Lock()
         else:
             pool = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60,
@@ -99,9 +101,12 @@ class Database:
             self._relaxed_engine = create_engine(
                 self.url, connect_args={"options": "-c synchronous_commit=off"},
                 **{**pool, "pool_size": 2, "max_overflow": 8})
-            # The same pool, its connections switched to autocommit while checked out.
-            self._autocommit_engine = self._relaxed_engine.execution_options(
-                isolation_level="AUTOCOMMIT")
+            # Connections in autocommit mode for one-statement writes, used through the
+            # driver (service.db.driver): nothing to reset when one is given back.
+            self._statement_engine = create_engine(
+                self.url, connect_args={"options": "-c synchronous_commit=off"},
+                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                **{**pool, "pool_size": 2, "max_overflow": 8})
             self._write_lock = None
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
@@ -140,16 +145,23 @@ class Database:
             yield connection
 
     @contextmanager
-    def statement_connection(self) -> Iterator[Connection]:
+    def statement_connection(self) -> Iterator[Connection | DriverConnection]:
         """A connection for writes that are each one statement, not durable (see above).
 
-        On PostgreSQL each statement commits on its own (autocommit: no BEGIN or
-        COMMIT round trip); callers read without locks and make each write check
-        what it depends on. On SQLite the block is one write transaction, as
-        `write_connection(durable=False)` makes it.
+        On PostgreSQL, a pooled driver connection in autocommit mode: each statement
+        commits on its own, with no BEGIN or COMMIT round trip, so callers read
+        without locks and make each write check what it depends on. On SQLite,
+        one write transaction, as `write_connection(durable=False)` makes it.
         """
-        with self._write_lock or nullcontext(), self._autocommit_engine.begin() as connection:
+        if self._statement_engine is None:
+            with self.write_connection(durable=False) as connection:
+                yield connection
+            return
+        connection = DriverConnection(self._statement_engine)
+        try:
             yield connection
+        finally:
+            connection.close()
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
@@ -159,6 +171,7 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
-        for engine in {self.engine, self.write_engine, self._relaxed_engine}:
+        engines = {self.engine, self.write_engine, self._relaxed_engine, self._statement_engine}
+        for engine in engines - {None}:
             engine.dispose()
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from service.db.models import Search, Trial
-from service.store.rows import RowState
+from service.store.rows import RowState, first
 
 SearchRow = Search | RowState
 TrialRow = Trial | RowState
@@ -82,7 +82,7 @@ def note_completed(connection: Connection, search: SearchRow, trial: TrialRow) -
         return
     best_value = None
     if search.best_trial_id is not None:
-        best_value = connection.scalar(_VALUE_OF_TRIAL, {"trial_id": search.best_trial_id})
+        best_value = first(connection, _VALUE_OF_TRIAL, {"trial_id": search.best_trial_id})[0]
     if better(search.spec["objective"]["goal"], trial.value, best_value):
         search.best_trial_id = trial.id
 

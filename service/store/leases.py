@@ -56,18 +56,6 @@ _EXPIRED = (
     )
     .order_by(TRIALS.c.number)
 )
-_ANY_EXPIRED = select(TRIALS.c.id).where(
-    TRIALS.c.search_id == bindparam("search_id"),
-    TRIALS.c.status == "running",
-    TRIALS.c.lease_expires_at < bindparam("now"),
-).limit(1)
-
-
-def has_expired(connection: Connection, search_id: int, now: datetime) -> bool:
-    """True if a running trial of the search holds a lease that ran out."""
-    return connection.scalar(_ANY_EXPIRED, {"search_id": search_id, "now": now}) is not None
-
-
 def requeue_expired(connection: Connection, search: RowState, now: datetime) -> int:
     """Release every running trial of the (locked) search whose lease ran out; return how many.
 

@@ -19,14 +19,16 @@ import json
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from service.db.driver import DriverConnection
 from service.db.models import Intermediate
 from service.db.session import Database
 from service.errors import Conflict, Invalid, NotFound
@@ -43,16 +45,16 @@ from service.store.changes import (
     touch,
     utcnow,
 )
-from service.store.leases import has_expired, release, requeue_expired
-from service.store.report_write import report_write
+from service.store.leases import release, requeue_expired
+from service.store.report_write import KnownTrial, KnownTrials, report_write
 from service.store.rows import (
     SEARCHES,
     TRIALS,
     RowState,
     Writes,
-    insert_row,
-    lock_search,
+    first,
     lock_search_of_trial,
+    lock_search_to_claim,
     read_search_of_trial,
     write_back,
 )
@@ -68,10 +70,12 @@ _OLDEST_PENDING = (
 
 @dataclass(frozen=True)
 class Claimed:
-    """A trial handed to a worker (its columns as attributes), with its search's spec."""
+    """A trial handed to a worker (its columns as attributes), with its search's spec (parsed
+    and as stored)."""
 
     trial: RowState
     spec: dict[str, Any]
+    spec_text: str
 
 
 @dataclass(frozen=True)
@@ -128,30 +132,45 @@ def _next_trial(connection: Connection, search: RowState, now: datetime) -> RowS
     return trial
 
 
-def _claim_in(connection: Connection, search: RowState, worker_id: str,
+def claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: float
+          ) -> Claimed | None:
+    """Hand one trial to the worker: of the given search, or of the oldest search with work.
+
+    On PostgreSQL this process remembers the trial it handed out, for its
+    reports (service.store.report_write).
+    """
+    claimed = _claim(db, worker_id, search_id, lease_seconds)
+    if (claimed is not None and db.is_postgres
+            and plans.plan_of(claimed.spec_text).early_stopping is None):
+        _known_trials(db).remember(_known_trial(claimed.spec, claimed.trial))
+    return claimed
+
+
+def _claim_in(connection: Connection, search: RowState, worker_id: str, now: datetime,
               lease_seconds: float) -> Claimed | None:
-    """Hand out one trial of the locked search, or None when it has no work for now."""
+    """Hand out one trial of the locked search (read by `lock_search_to_claim`), or None
+    when it has no work for now."""
     if search.status != "running":
         return None
-    now = utcnow()
-    if search.count_running and has_expired(connection, search.id, now):
+    if search.lease_expired:
         requeue_expired(connection, search, now)
     trial = None
     if search.status == "running" and search.count_running < search.spec["budget"][
             "max_parallel"]:
         trial = _next_trial(connection, search, now)
-    rows = [(SEARCHES, search)]
     if trial is not None:
         _assign(search, trial, worker_id, now, lease_seconds)
-        if trial.id is None:
-            insert_row(connection, TRIALS, trial)
-        else:
-            rows.insert(0, (TRIALS, trial))
-    write_back(connection, *rows)
-    return None if trial is None else Claimed(trial, search.spec)
+    writes = Writes()
+    writes.update(SEARCHES, search)
+    if trial is not None and trial.id is None:
+        writes.insert(TRIALS, trial)
+    elif trial is not None:
+        writes.update(TRIALS, trial)
+    writes.run(connection)
+    return None if trial is None else Claimed(trial, search.spec, search.spec_text)
 
 
-def claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: float
+def _claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: float
           ) -> Claimed | None:
     """Hand one trial to the worker: of the given search, or of the oldest search with work.
 
@@ -162,29 +181,33 @@ def claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: fl
     """
     if search_id is not None:
         with db.write_connection() as connection:
-            search = lock_search(connection, search_id, db.is_postgres)
+            now = utcnow()
+            search = lock_search_to_claim(connection, search_id, db.is_postgres, now)
             if search is None:
                 raise NotFound(f"search {search_id} not found")
-            return _claim_in(connection, search, worker_id, lease_seconds)
+            return _claim_in(connection, search, worker_id, now, lease_seconds)
     skipped = []
     with db.write_connection() as connection:
         candidates = connection.scalars(
             select(SEARCHES.c.id).where(SEARCHES.c.status == "running").order_by(SEARCHES.c.id)
         ).all()
         for candidate in candidates:
-            search = lock_search(connection, candidate, db.is_postgres, skip_locked=True)
+            now = utcnow()
+            search = lock_search_to_claim(connection, candidate, db.is_postgres, now,
+                                          skip_locked=True)
             if search is None:
                 skipped.append(candidate)
                 continue
-            claimed = _claim_in(connection, search, worker_id, lease_seconds)
+            claimed = _claim_in(connection, search, worker_id, now, lease_seconds)
             if claimed is not None:
                 return claimed
     for candidate in skipped:
         with db.write_connection() as connection:
-            search = lock_search(connection, candidate, db.is_postgres)
+            now = utcnow()
+            search = lock_search_to_claim(connection, candidate, db.is_postgres, now)
             if search is None:
                 continue
-            claimed = _claim_in(connection, search, worker_id, lease_seconds)
+            claimed = _claim_in(connection, search, worker_id, now, lease_seconds)
             if claimed is not None:
                 return claimed
     return None
@@ -229,13 +252,14 @@ def heartbeat(db: Database, trial_id: int, lease_token: str, lease_seconds: floa
     """
     with db.statement_connection() as connection:
         expires_at = later(utcnow(), lease_seconds)
-        row = connection.execute(_EXTEND_LEASE, {"trial_id": trial_id, "token": lease_token,
-                                                 "expires_at": expires_at}).first()
+        row = first(connection, _EXTEND_LEASE, {"trial_id": trial_id, "token": lease_token,
+                                                "expires_at": expires_at})
         if row is None:
             _, trial = read_search_of_trial(connection, trial_id)
             _check_lease(trial, lease_token)
             raise Conflict(f"trial {trial_id}: its lease changed while being extended")
-        return Action(row.stop_reason is not None, row.stop_reason, expires_at)
+        stop_reason = row[0]
+        return Action(stop_reason is not None, stop_reason, expires_at)
 
 
 @cache
@@ -274,35 +298,70 @@ def report(db: Database, trial_id: int, lease_token: str, epochs: Epochs,
 
 def _report_unlocked(db: Database, trial_id: int, lease_token: str, epochs: Epochs,
                      lease_seconds: float) -> Action | None:
-    """A report of new epochs without an early-stopping rule, written in one statement.
+    """A report of new epochs without an early-stopping rule, in one statement, decided
+    from the trial as this process knows it or else as read without locks.
 
     None if the report is not of that kind, or if the trial changed between the
     read and the write (nothing is written then).
     """
+    known_trials = _known_trials(db)
     with db.statement_connection() as connection:
-        now = utcnow()
+        known = known_trials.get(trial_id)
+        if known is not None and known.lease_token == lease_token:
+            action = _write_report(connection, known_trials, known, epochs, lease_seconds)
+            if action is not None:
+                return action
         search, trial = read_search_of_trial(connection, trial_id)
         _check_lease(trial, lease_token)
-        objective = search.spec["objective"]
-        if (plans.plan_of(search.spec_text).early_stopping is not None
-                or (trial.last_epoch is not None and epochs[0][0] <= trial.last_epoch)):
+        if plans.plan_of(search.spec_text).early_stopping is not None:
             return None
-        values = [metrics.get(objective["metric"]) for _, metrics in epochs]
-        best = trial.value
-        for value in values:
-            if value is not None and better(objective["goal"], value, best):
-                best = value
-        expires_at = later(now, lease_seconds)
-        written = connection.execute(report_write(), {
-            "report_search_id": search.id, "report_trial_id": trial.id, "now": now,
-            "read_seq": trial.seq, "read_lease_token": lease_token, "new_value": best,
-            "new_last_epoch": epochs[-1][0], "new_lease_expires_at": expires_at,
-            "epochs": [epoch for epoch, _ in epochs], "epoch_values": values,
-            "epoch_metrics": [json.dumps(metrics) for _, metrics in epochs],
-        }).first()
-        if written is None:
-            return None
-        return Action(trial.stop_reason is not None, trial.stop_reason, expires_at)
+        return _write_report(connection, known_trials, _known_trial(search.spec, trial),
+                             epochs, lease_seconds)
+
+
+def _write_report(connection: DriverConnection, known_trials: KnownTrials, known: KnownTrial,
+                  epochs: Epochs, lease_seconds: float) -> Action | None:
+    """Write the report as decided from `known` (service.store.report_write); None if an
+    epoch may have been stored before, or if the trial is no longer as known."""
+    if known.last_epoch is not None and epochs[0][0] <= known.last_epoch:
+        return None
+    now = utcnow()
+    values = [metrics.get(known.metric) for _, metrics in epochs]
+    best = known.value
+    for value in values:
+        if value is not None and better(known.goal, value, best):
+            best = value
+    expires_at = later(now, lease_seconds)
+    written = first(connection, report_write(), {
+        "report_search_id": known.search_id, "report_trial_id": known.trial_id, "now": now,
+        "known_seq": known.seq, "known_lease_token": known.lease_token, "new_value": best,
+        "new_last_epoch": epochs[-1][0], "new_lease_expires_at": expires_at,
+        "epochs": json.dumps([{"epoch": epoch, "value": value, "metrics": metrics}
+                              for (epoch, metrics), value in zip(epochs, values, strict=True)]),
+    })
+    if written is None:
+        known_trials.forget(known.trial_id)
+        return None
+    known_trials.remember(replace(known, seq=written[0], value=best, last_epoch=epochs[-1][0]))
+    return Action(known.stop_reason is not None, known.stop_reason, expires_at)
+
+
+def _known_trial(spec: dict[str, Any], trial: RowState) -> KnownTrial:
+    objective = spec["objective"]
+    return KnownTrial(trial.id, trial.search_id, trial.lease_token, trial.seq, trial.value,
+                      trial.last_epoch, trial.stop_reason, objective["metric"],
+                      objective["goal"])
+
+
+_KNOWN_TRIALS: WeakKeyDictionary[Database, KnownTrials] = WeakKeyDictionary()
+
+
+def _known_trials(db: Database) -> KnownTrials:
+    """The trials this process knows of the database (see service.store.report_write)."""
+    known = _KNOWN_TRIALS.get(db)
+    if known is None:
+        known = _KNOWN_TRIALS[db] = KnownTrials()
+    return known
 
 
 def _report_locked(db: Database, trial_id: int, lease_token: str, epochs: Epochs,
@@ -330,7 +389,7 @@ def _report_locked(db: Database, trial_id: int, lease_token: str, epochs: Epochs
             if plan.early_stopping is None and (trial.last_epoch is None
                                                 or epoch > trial.last_epoch):
                 writes.add(INTERMEDIATE, insert, row)
-            elif connection.scalar(insert, row) is None:
+            elif first(connection, insert, row) is None:
                 continue  # this epoch was reported before: nothing changes
             stored = True
             if value is not None and better(objective["goal"], value, trial.value):

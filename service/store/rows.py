@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
@@ -31,14 +32,15 @@ from sqlalchemy import (
     Update,
     bindparam,
     cast,
+    exists,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
 
+from service.db.driver import DriverConnection, first_row
 from service.db.models import Search, Trial
 from service.errors import NotFound
 
@@ -54,6 +56,14 @@ SEARCH_COLUMNS = (
     SEARCHES.c.finished_at,
 )
 _SEARCH_BY_ID = select(*SEARCH_COLUMNS).where(SEARCHES.c.id == bindparam("search_id"))
+_EXPIRED_LEASE = (
+    select(TRIALS.c.id)
+    .where(TRIALS.c.search_id == SEARCHES.c.id, TRIALS.c.status == "running",
+           TRIALS.c.lease_expires_at < bindparam("now"))
+    .limit(1)
+)
+_SEARCH_TO_CLAIM = select(*SEARCH_COLUMNS, exists(_EXPIRED_LEASE).label("lease_expired")).where(
+    SEARCHES.c.id == bindparam("search_id"))
 _SEARCH_AND_TRIAL = (
     select(*SEARCH_COLUMNS, *TRIALS.c)
     .join_from(SEARCHES, TRIALS, TRIALS.c.search_id == SEARCHES.c.id)
@@ -99,39 +109,22 @@ def _locking(statement: Select, postgres: bool, skip_locked: bool,
     return statement.with_for_update(of=list(of), skip_locked=skip_locked)
 
 
-@cache
-def _sql(statement: Select, dialect: Dialect) -> str:
-    return str(statement.compile(dialect=dialect))
+def first(connection: Connection | DriverConnection, statement: Executable,
+          params: dict[str, Any]) -> Sequence[Any] | None:
+    """The statement's first row, its columns in order (None if it returned none).
 
-
-def _first(connection: Connection, statement: Select, params: dict[str, int]
-           ) -> Sequence[Any] | None:
-    """The statement's first row, its columns in order.
-
-    On PostgreSQL it is read through the driver's cursor, skipping SQLAlchemy's
-    result handling: psycopg already returns these columns typed as SQLAlchemy
-    would (JSON parsed, timestamps naive), while the result handling asks the
-    driver for the columns' descriptions, which psycopg builds anew on every
-    execution (a few microseconds per column: more CPU than the rest of a
-    report's read). A driver error is raised as SQLAlchemy raises it (so a lost
-    database is a 503), and a lost connection is dropped from the pool.
+    On PostgreSQL it is read through the driver's cursor (service.db.driver),
+    skipping SQLAlchemy's result handling, which asks psycopg for the columns'
+    descriptions, built anew on every execution (a few microseconds per column:
+    more CPU than the rest of a report's read).
     """
+    if isinstance(connection, DriverConnection):
+        return connection.first(statement, params)
     if connection.dialect.name != "postgresql":
-        return connection.execute(statement, params).first()
-    sql, dbapi = _sql(statement, connection.dialect), connection.dialect.loaded_dbapi
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-    except dbapi.Error as error:
-        lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection,
-                                                cursor)
-        if lost:
-            connection.invalidate(error)
-        raise DBAPIError.instance(sql, params, error, dbapi.Error, connection_invalidated=lost,
-                                  dialect=connection.dialect) from error
-    finally:
-        cursor.close()
+        result = connection.execute(statement, params)
+        return result.first() if result.returns_rows else None
+    return first_row(connection.connection, connection.dialect, statement, params,
+                     connection.invalidate)
 
 
 def _search_state(values: Sequence[Any]) -> RowState:
@@ -148,9 +141,26 @@ def lock_search(connection: Connection, search_id: int, postgres: bool,
     Its `spec` attribute is the parsed spec, `spec_text` the stored JSON. On
     SQLite the write transaction itself is the lock (BEGIN IMMEDIATE).
     """
-    row = _first(connection, _locking(_SEARCH_BY_ID, postgres, skip_locked),
+    row = first(connection, _locking(_SEARCH_BY_ID, postgres, skip_locked),
                  {"search_id": search_id})
     return None if row is None else _search_state(row)
+
+
+def lock_search_to_claim(connection: Connection, search_id: int, postgres: bool,
+                         now: datetime, skip_locked: bool = False) -> RowState | None:
+    """The search as `lock_search` reads it, and whether a lease of its ran out before now.
+
+    `lease_expired` is a hint, from the rows as they were when the statement
+    began (before it waited for the lock): the claim looks again under the lock
+    if it is true, and a lease it missed is found by the next claim or the sweep.
+    """
+    row = first(connection, _locking(_SEARCH_TO_CLAIM, postgres, skip_locked),
+                {"search_id": search_id, "now": now})
+    if row is None:
+        return None
+    search = _search_state(row[:-1])
+    search.lease_expired = row[-1]
+    return search
 
 
 def lock_search_of_trial(connection: Connection, trial_id: int, postgres: bool
@@ -160,14 +170,15 @@ def lock_search_of_trial(connection: Connection, trial_id: int, postgres: bool
     return _search_and_trial(connection, statement, trial_id)
 
 
-def read_search_of_trial(connection: Connection, trial_id: int) -> tuple[RowState, RowState]:
+def read_search_of_trial(connection: Connection | DriverConnection, trial_id: int
+                         ) -> tuple[RowState, RowState]:
     """The trial and its search as `lock_search_of_trial` reads them, without locking either."""
     return _search_and_trial(connection, _SEARCH_AND_TRIAL, trial_id)
 
 
-def _search_and_trial(connection: Connection, statement: Select, trial_id: int
-                      ) -> tuple[RowState, RowState]:
-    row = _first(connection, statement, {"trial_id": trial_id})
+def _search_and_trial(connection: Connection | DriverConnection, statement: Select,
+                      trial_id: int) -> tuple[RowState, RowState]:
+    row = first(connection, statement, {"trial_id": trial_id})
     if row is None:
         raise NotFound(f"trial {trial_id} not found")
     split = len(SEARCH_COLUMNS)
@@ -198,23 +209,27 @@ def _together(statements: tuple[UpdateBase, ...]) -> UpdateBase:
     return combined
 
 
+Part = tuple[Table, UpdateBase, dict[str, Any], RowState | None]
+
+
 class Writes:
     """The writes of one protocol call, sent together when it is done deciding.
 
     On PostgreSQL, writes to different tables go as one statement, all but the
     last as data-modifying CTEs (which PostgreSQL runs exactly once each, in
-    one snapshot: so no two may touch the same row). SQLite has no
+    one snapshot: so no two may touch the same row); an INSERT whose new id is
+    needed ends its statement, whose result is the INSERT's. SQLite has no
     data-modifying CTEs and runs them one by one. Parameter names must differ
     between the tables' statements: those of `update` are prefixed with the
-    table's name.
+    table's name, those of `insert` with "new_".
     """
 
     def __init__(self) -> None:
-        self._parts: list[tuple[Table, UpdateBase, dict[str, Any]]] = []
+        self._parts: list[Part] = []
 
     def add(self, table: Table, statement: UpdateBase, params: dict[str, Any]) -> None:
         """A statement writing to table, to run with params."""
-        self._parts.append((table, statement, params))
+        self._parts.append((table, statement, params, None))
 
     def update(self, table: Table, state: RowState) -> None:
         """An UPDATE of the row's changed columns (nothing if none changed)."""
@@ -224,22 +239,37 @@ class Writes:
             params[f"{table.name}_row_id"] = state.id
             self.add(table, _update_of(table, tuple(values)), params)
 
+    def insert(self, table: Table, state: RowState) -> None:
+        """An INSERT of the state as a new row (None values left to the column's SQL NULL),
+        which sets the state's id when it runs."""
+        values = {name: value for name, value in vars(state).items()
+                  if name in table.c and value is not None}
+        params = {f"new_{name}": value for name, value in values.items()}
+        self._parts.append((table, _insert_of(table, tuple(values)), params, state))
+
     def run(self, connection: Connection) -> None:
-        """Send the writes in order: on PostgreSQL, one statement per run of distinct tables."""
+        """Send the writes in order: on PostgreSQL, as few statements as the rules allow."""
         parts, self._parts = self._parts, []
-        if connection.dialect.name != "postgresql":
-            for _, statement, params in parts:
-                connection.execute(statement, params)
-            return
-        group: list[tuple[Table, UpdateBase, dict[str, Any]]] = []
-        for part in [*parts, None]:
-            if group and (part is None or any(part[0] is table for table, *_ in group)):
-                statement = _together(tuple(statement for _, statement, _ in group))
-                connection.execute(statement, {name: value for *_, params in group
-                                               for name, value in params.items()})
-                group = []
-            if part is not None:
-                group.append(part)
+        postgres = connection.dialect.name == "postgresql"
+        for group in _groups(parts) if postgres else [[part] for part in parts]:
+            statement = _together(tuple(statement for _, statement, _, _ in group))
+            row = first(connection, statement, {name: value for _, _, params, _ in group
+                                                for name, value in params.items()})
+            inserted = group[-1][3]
+            if inserted is not None and row is not None:
+                inserted.id = row[0]
+
+
+def _groups(parts: list[Part]) -> list[list[Part]]:
+    """The parts in order, cut where a table repeats and after an INSERT whose id is needed."""
+    groups: list[list[Part]] = [[]]
+    for part in parts:
+        if any(part[0] is other[0] for other in groups[-1]):
+            groups.append([])
+        groups[-1].append(part)
+        if part[3] is not None:
+            groups.append([])
+    return [group for group in groups if group]
 
 
 def write_back(connection: Connection, *rows: tuple[Table, RowState],
@@ -250,11 +280,3 @@ def write_back(connection: Connection, *rows: tuple[Table, RowState],
     for table, state in rows:
         writes.update(table, state)
     writes.run(connection)
-
-
-def insert_row(connection: Connection, table: Table, state: RowState) -> None:
-    """INSERT the state as a new row (None values left to the column's SQL NULL); set its id."""
-    values = {name: value for name, value in vars(state).items()
-              if name in table.c and value is not None}
-    params = {f"new_{name}": value for name, value in values.items()}
-    state.id = connection.scalar(_insert_of(table, tuple(values)), params)
