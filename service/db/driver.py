@@ -79,7 +79,11 @@ class DriverConnection:
 
     def __init__(self, engine: Engine) -> None:
         self.dialect = engine.dialect
-        self._raw = engine.raw_connection()
+        try:
+            self._raw = engine.raw_connection()
+        except self.dialect.loaded_dbapi.Error as error:  # as SQLAlchemy's connect raises it
+            raise DBAPIError.instance(None, None, error, self.dialect.loaded_dbapi.Error,
+                                      dialect=self.dialect) from error
 
     def first(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any] | None:
         """The statement's first row (None if it returned none), its columns in order."""

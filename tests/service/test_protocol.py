@@ -106,6 +106,56 @@ def test_an_earlier_epoch_reported_late_is_stored_once(client):
     assert trial["value"] == 0.8 and trial["last_epoch"] == 4
 
 
+def test_a_stop_between_reports_reaches_the_next_report(client):
+    """A server process remembers the trials it handed out and wrote reports of; a change
+    made meanwhile by another call (here a user's stop) must still decide the next report."""
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+    assert report(client, assignment, 0, 0.5)["action"] == "continue"
+    assert report(client, assignment, 1, 0.6)["action"] == "continue"
+    assert client.post(f"{API}/trials/{assignment['trial_id']}/stop").status_code == 200
+    answer = report(client, assignment, 2, 0.7)
+    assert answer["action"] == "stop" and answer["reason"] == "stopped by user"
+    trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert [row["epoch"] for row in trial["intermediate"]] == [0, 1, 2]
+    assert trial["value"] == 0.7 and trial["last_epoch"] == 2
+
+
+def test_reports_through_two_server_processes_each_count_once(make_client):
+    """A worker that reconnects may reach another server process: what each process
+    remembers of the trial goes stale, and every report must still be stored once."""
+    first, second = make_client(), make_client()
+    search = create_search(first)
+    assignment = claim(first, search["id"])
+    for client, epoch, accuracy in [(first, 0, 0.5), (second, 1, 0.7), (first, 2, 0.6),
+                                    (second, 3, 0.65), (first, 3, 0.1)]:
+        assert report(client, assignment, epoch, accuracy)["action"] == "continue"
+    trial = first.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
+        (0, 0.5), (1, 0.7), (2, 0.6), (3, 0.65)]
+    assert trial["value"] == 0.7 and trial["last_epoch"] == 3
+    assert complete(second, assignment, 0.7)["status"] == "completed"
+
+
+def test_a_trial_requeued_by_another_process_refuses_the_old_lease(make_client):
+    """The process that handed out the lost lease still remembers it: its next report
+    must get 409, and the new lease must work through that process too."""
+    first, second = make_client(lease_seconds=0.3), make_client(lease_seconds=0.3)
+    search = create_search(first, budget={"max_trials": 1, "max_parallel": 1,
+                                          "max_attempts": 3})
+    lost = claim(first, search["id"], worker_id="slow")
+    report(first, lost, 0, 0.4)
+    time.sleep(0.5)
+    again = claim(second, search["id"], worker_id="fast")
+    assert again["trial_id"] == lost["trial_id"] and again["attempt"] == 2
+    response = call(first, lost, "report", epoch=1, metrics={"dev_accuracy": 0.9})
+    assert response.status_code == 409 and "lease token" in response.json()["detail"]
+    assert report(first, again, 0, 0.8)["action"] == "continue"
+    trial = first.get(f"{API}/trials/{lost['trial_id']}").json()
+    assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [(0, 0.8)]
+    assert trial["value"] == 0.8
+
+
 def test_complete_is_idempotent_for_the_same_call(client):
     search = create_search(client)
     assignment = claim(client, search["id"])

@@ -7,7 +7,7 @@ import re
 import psycopg
 import pytest
 
-from tests.service.helpers import API, claim, complete, create_search, report
+from tests.service.helpers import API, call, claim, complete, create_search, report
 from tests.support.databases import POSTGRES_ADMIN_URL, postgres_database
 
 
@@ -58,6 +58,24 @@ def test_openapi_gives_the_worker_protocol_its_bodies_and_answers(client):
     assert "EpochReport" in components  # referenced by reports[]
 
 
+def test_an_unexpected_error_in_a_worker_route_is_a_json_500_and_logged(client, monkeypatch,
+                                                                      caplog):
+    from service.store import protocol
+
+    search = create_search(client)
+    assignment = claim(client, search["id"])
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("the store broke")
+
+    monkeypatch.setattr(protocol, "heartbeat", broken)
+    response = call(client, assignment, "heartbeat")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
+    assert "the store broke" in caplog.text
+    assert report(client, assignment, 0, 0.5)["action"] == "continue"  # the app still answers
+
+
 def test_the_dashboard_is_served_at_the_root(client):
     response = client.get("/")
     assert response.status_code == 200 and "html" in response.headers["content-type"]
@@ -88,6 +106,7 @@ def test_a_lost_database_is_a_503_not_a_500():
         trial = f"/trials/{assignment['trial_id']}"
         for path, body in [
             ("/trials/claim", {"worker_id": "w", "search_id": search["id"]}),
+            (f"{trial}/heartbeat", {"lease_token": assignment["lease_token"]}),
             (f"{trial}/report", {"lease_token": assignment["lease_token"], "epoch": 1,
                                  "metrics": {"dev_accuracy": 0.5}}),
             (f"{trial}/complete", {"lease_token": assignment["lease_token"],
