@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 SEARCHES = sa.table("searches", sa.column("id"), sa.column("n_trials"),
                     sa.column("count_completed"), sa.column("last_seq"),
-                    sa.column("best_trial_id"), sa.column("updated_at", sa.DateTime))
+                    sa.column("best_trial_id"), sa.column("best_value", sa.Float),
+                    sa.column("updated_at", sa.DateTime))
 TRIALS = sa.table(
     "trials", sa.column("id"), sa.column("search_id"), sa.column("number"),
     sa.column("params", sa.JSON), sa.column("round"), sa.column("status"),

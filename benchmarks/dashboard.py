@@ -137,11 +137,11 @@ def add_completed_trials(database_url: str, search_id: int, trials: int, epochs:
                      "metrics": row, "created_at": now}
                     for number, curve in curves.items() for epoch, row in enumerate(curve)
                 ])
-            best_id = connection.execute(sa.select(TRIALS.c.id).where(
-                TRIALS.c.search_id == search_id, TRIALS.c.number == best_number)).scalar()
+            best_id, best_value = connection.execute(sa.select(TRIALS.c.id, TRIALS.c.value).where(
+                TRIALS.c.search_id == search_id, TRIALS.c.number == best_number)).one()
             connection.execute(SEARCHES.update().where(SEARCHES.c.id == search_id).values(
                 n_trials=trials, count_completed=trials, last_seq=trials,
-                best_trial_id=best_id, updated_at=now))
+                best_trial_id=best_id, best_value=best_value, updated_at=now))
     finally:
         engine.dispose()
 

@@ -417,14 +417,14 @@ def add_finished_trials(database_url: str, search_id: int, upto: int, chunk: int
                 seq += len(numbers)
                 connection.execute(COPY_EPOCHS, {"search_id": search_id, "low": numbers.start,
                                                  "high": numbers.stop})
-            best = connection.execute(
-                sa.select(TRIALS.c.id).where(TRIALS.c.search_id == search_id)
+            best_id, best_value = connection.execute(
+                sa.select(TRIALS.c.id, TRIALS.c.value).where(TRIALS.c.search_id == search_id)
                 .order_by(TRIALS.c.value.desc()).limit(1)
-            ).scalar()
+            ).one()
             connection.execute(
                 SEARCHES.update().where(SEARCHES.c.id == search_id).values(
                     n_trials=upto, count_completed=SEARCHES.c.count_completed + upto - first,
-                    last_seq=seq, best_trial_id=best, updated_at=now)
+                    last_seq=seq, best_trial_id=best_id, best_value=best_value, updated_at=now)
             )
     finally:
         engine.dispose()

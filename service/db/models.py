@@ -69,6 +69,7 @@ class Search(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    best_value: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (Index("ix_searches_status_id", "status", "id"),)
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.db.models import Search, Trial
-from service.store.rows import RowState, first
+from service.store.rows import RowState
 
 SearchRow = Search | RowState
 TrialRow = Trial | RowState
 FINISHED = ("completed", "failed", "pruned", "cancelled")
 STOPPED_BY_USER = "stopped by user"
 SEARCH_CANCELLED = "search cancelled"
-_VALUE_OF_TRIAL = select(Trial.value).where(Trial.id == bindparam("trial_id"))
 
 
 def utcnow() -> datetime:
@@ -76,15 +75,12 @@ def better(goal: str, value: float, than: float | None) -> bool:
     return value > than if goal == "maximize" else value < than
 
 
-def note_completed(connection: Connection, search: SearchRow, trial: TrialRow) -> None:
+def note_completed(search: SearchRow, trial: TrialRow) -> None:
     """Make the trial the search's best if it beats the current best."""
-    if trial.value is None:
-        return
-    best_value = None
-    if search.best_trial_id is not None:
-        best_value = first(connection, _VALUE_OF_TRIAL, {"trial_id": search.best_trial_id})[0]
-    if better(search.spec["objective"]["goal"], trial.value, best_value):
+    if trial.value is not None and better(search.spec["objective"]["goal"], trial.value,
+                                          search.best_value):
         search.best_trial_id = trial.id
+        search.best_value = trial.value
 
 
 def finish_if_done(search: SearchRow, now: datetime) -> None:

@@ -28,7 +28,7 @@ def release(connection: Connection, search: RowState, trial: RowState, now: date
         status = end_status(trial, search)
         move(search, trial, status, now)
         if status == "completed":
-            note_completed(connection, search, trial)
+            note_completed(search, trial)
     elif trial.attempt >= search.spec["budget"]["max_attempts"]:
         max_attempts = search.spec["budget"]["max_attempts"]
         trial.error = f"{error}; attempt {trial.attempt} of {max_attempts}, no attempts left"

@@ -426,7 +426,7 @@ def complete(db: Database, trial_id: int, lease_token: str, metrics: dict[str, f
         status = end_status(trial, search)
         move(search, trial, status, now)
         if status == "completed":
-            note_completed(connection, search, trial)
+            note_completed(search, trial)
         finish_if_done(search, now)
         write_back(connection, (TRIALS, trial), (SEARCHES, search))
         return trial

@@ -52,7 +52,7 @@ SEARCH_COLUMNS = (
     SEARCHES.c.max_trials, SEARCHES.c.n_trials, SEARCHES.c.count_pending,
     SEARCHES.c.count_running, SEARCHES.c.count_completed, SEARCHES.c.count_failed,
     SEARCHES.c.count_pruned, SEARCHES.c.count_cancelled, SEARCHES.c.last_seq,
-    SEARCHES.c.rounds, SEARCHES.c.best_trial_id, SEARCHES.c.updated_at,
+    SEARCHES.c.rounds, SEARCHES.c.best_trial_id, SEARCHES.c.best_value, SEARCHES.c.updated_at,
     SEARCHES.c.finished_at,
 )
 _SEARCH_BY_ID = select(*SEARCH_COLUMNS).where(SEARCHES.c.id == bindparam("search_id"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from service.db.migrate import alembic_config, upgrade_to_head
 from service.db.models import Base
@@ -40,5 +42,34 @@ def test_downgrade_to_base_removes_every_table(database_url):
             command.downgrade(config, "base")
         with db.engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+    finally:
+        db.dispose()
+
+
+def test_0002_copies_each_search_s_best_value_from_its_best_trial(database_url):
+    db = Database(database_url)
+    try:
+        config = alembic_config()
+        with db.write_engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+            for search_id, best in [(1, 2), (2, None)]:
+                connection.execute(text(
+                    "INSERT INTO searches (id, name, spec, status, max_trials, n_trials, "
+                    "count_pending, count_running, count_completed, count_failed, "
+                    "count_pruned, count_cancelled, last_seq, rounds, best_trial_id, "
+                    "created_at, updated_at) VALUES (:id, 'old', '{}', 'running', 4, 2, 0, 0, "
+                    "2, 0, 0, 0, 2, '[]', :best, :now, :now)"),
+                    {"id": search_id, "best": best, "now": datetime(2026, 11, 1)})
+            for trial_id, value in [(1, 0.5), (2, 0.75)]:
+                connection.execute(text(
+                    "INSERT INTO trials (id, search_id, number, params, round, status, "
+                    "attempt, value, seq, created_at) VALUES (:id, 1, :id, '{}', 0, "
+                    "'completed', 1, :value, :id, :now)"),
+                    {"id": trial_id, "value": value, "now": datetime(2026, 11, 1)})
+        upgrade_to_head(db.write_engine)
+        with db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, best_value FROM searches ORDER BY id"))
+            assert rows.all() == [(1, 0.75), (2, None)]
     finally:
         db.dispose()
