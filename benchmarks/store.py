@@ -1,11 +1,9 @@
-"""The worker protocol's store alone: CPU and statements per trial, without HTTP.
+"""The worker protocol's store alone: CPU per trial, without HTTP.
 
 Runs trials through `service.store.protocol` (claim, 5 reports, complete) in
 one thread on a fresh SQLite file and a fresh PostgreSQL database (as the
-tests make them), and prints for each the wall and CPU time per trial and the
-statements sent through SQLAlchemy per trial (not counted: BEGIN and COMMIT,
-and on PostgreSQL the locked reads, which go through the driver's cursor).
-This is the part of a call's cost that the database layer owns;
+tests make them), and prints for each the wall and CPU time per trial. This is
+the part of a call's cost that the database layer owns;
 `benchmarks/service.py` measures the whole server over HTTP.
 
     .venv/bin/python -m benchmarks.store [--database sqlite|postgres|both]
@@ -27,8 +25,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy import event
 
 from service.db.migrate import upgrade_to_head
 from service.db.session import Database
@@ -56,18 +52,6 @@ def opened(kind: str, folder: Path) -> Iterator[Database]:
             db.dispose()
 
 
-def count_statements(db: Database) -> list[int]:
-    """A one-item counter of the statements sent through SQLAlchemy by the write engines."""
-    counter = [0]
-    for engine in {db.write_engine, db._relaxed_engine}:  # noqa: SLF001 - a benchmark peeks
-
-        @event.listens_for(engine, "before_cursor_execute")
-        def _count(*_: object) -> None:
-            counter[0] += 1
-
-    return counter
-
-
 def one_trial(db: Database, search_id: int) -> None:
     """Claim, report EPOCHS epochs and complete one trial."""
     claimed = protocol.claim(db, "bench/0", search_id, lease_seconds=60)
@@ -84,14 +68,12 @@ def measure(kind: str, trials: int, profile: bool, folder: Path) -> None:
         search_id = create_search(db, parse_spec(SPEC)).search.id
         for _ in range(50):  # warm-up: caches, prepared statements, the pool
             one_trial(db, search_id)
-        statements = count_statements(db)
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(trials):
             one_trial(db, search_id)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(f"{kind:>8}: {wall / trials * 1e3:.2f} ms wall, {cpu / trials * 1e3:.2f} ms CPU "
-              f"per trial ({2 + EPOCHS} calls); {statements[0] / trials:.1f} statements "
-              "through SQLAlchemy per trial", flush=True)
+              f"per trial ({2 + EPOCHS} calls)", flush=True)
         if profile:
             profiler = cProfile.Profile(time.process_time)
             profiler.enable()

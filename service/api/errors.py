@@ -1,4 +1,7 @@
-"""Error answers: every failure is JSON `{"detail": ...}` with the right status, never a 500.
+"""Error answers: every failure is JSON `{"detail": ...}` with the right status.
+
+Bad input is a 422, 404 or 409, never a 500; a bug of the server's own is a 500
+with a JSON body too, its traceback in the log.
 
 A database that does not answer (a lost connection, a lock held too long) is
 a 503, which clients retry.
@@ -36,6 +39,7 @@ def unprocessable(errors: list[dict]) -> JSONResponse:
 
 
 ANSWERED = (ValidationError, Invalid, NotFound, Conflict, OperationalError)
+INTERNAL_ERROR = {"detail": "internal server error"}  # the body of any 500
 
 
 def error_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
@@ -70,6 +74,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for error in ANSWERED:
         app.add_exception_handler(error, _answer)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, __: Exception) -> JSONResponse:
+        # Starlette's outermost middleware answers with this, then re-raises for the log.
+        return JSONResponse(INTERNAL_ERROR, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,7 +9,9 @@ wait for the writer) and writes begin with
 first statement: two claims can never read the same state and both act on
 it. Within one server process, writes also take a lock, so that threads
 queue fairly instead of spinning in SQLite's busy handler. On PostgreSQL
-(psycopg 3) writes lock the rows they decide on (`SELECT ... FOR UPDATE`).
+(psycopg 3) writes lock the rows they decide on (`SELECT ... FOR UPDATE`), or
+are single statements that check what they depend on as they write
+(`statement_connection()`).
 """
 
 from __future__ import annotations

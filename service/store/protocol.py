@@ -1,16 +1,18 @@
 """The worker protocol: claim, heartbeat, report, complete, fail; and a user's stop.
 
-Each call is one write transaction that locks the trial's search first.
 A worker write must carry the trial's current lease token and find the trial
 running; otherwise it is a Conflict (409) and the worker drops the trial.
 
-These are the server's hot path, so they run on a bare Core Connection: rows
-are read into `RowState`s and only changed columns are written back, together
-at the end (service.store.rows). On PostgreSQL a report, a complete or a
-heartbeat is one read and one write between BEGIN and COMMIT (a report adds
-the early-stopping rule's reads, if its search has one; a complete, the best
-trial's value); a claim adds the pending trial's read or the new one's INSERT,
-and a look for expired leases while trials run.
+A claim, a complete, a fail or a stop is one write transaction that locks the
+trial's search first: a locked read, the decision in Python, the writes sent
+together (service.store.rows), COMMIT. A report or a heartbeat changes only its
+trial (and the search's change cursor), so on PostgreSQL each is one statement
+in autocommit mode that checks, as it writes, that the trial is still as it was
+known (service.store.report_write); a report that check refuses, or one that an
+early-stopping rule must judge, is decided under the lock like the others.
+
+These calls are the server's hot path: they skip the ORM, and on PostgreSQL
+send their statements through the driver's cursor (service.db.driver).
 """
 
 from __future__ import annotations
@@ -146,33 +148,9 @@ def claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: fl
     return claimed
 
 
-def _claim_in(connection: Connection, search: RowState, worker_id: str, now: datetime,
-              lease_seconds: float) -> Claimed | None:
-    """Hand out one trial of the locked search (read by `lock_search_to_claim`), or None
-    when it has no work for now."""
-    if search.status != "running":
-        return None
-    if search.lease_expired:
-        requeue_expired(connection, search, now)
-    trial = None
-    if search.status == "running" and search.count_running < search.spec["budget"][
-            "max_parallel"]:
-        trial = _next_trial(connection, search, now)
-    if trial is not None:
-        _assign(search, trial, worker_id, now, lease_seconds)
-    writes = Writes()
-    writes.update(SEARCHES, search)
-    if trial is not None and trial.id is None:
-        writes.insert(TRIALS, trial)
-    elif trial is not None:
-        writes.update(TRIALS, trial)
-    writes.run(connection)
-    return None if trial is None else Claimed(trial, search.spec, search.spec_text)
-
-
 def _claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: float
           ) -> Claimed | None:
-    """Hand one trial to the worker: of the given search, or of the oldest search with work.
+    """`claim`'s transactions.
 
     Without a search, running searches are tried oldest first, skipping those
     another claim holds (PostgreSQL's SKIP LOCKED); only if none of the free
@@ -211,6 +189,30 @@ def _claim(db: Database, worker_id: str, search_id: int | None, lease_seconds: f
             if claimed is not None:
                 return claimed
     return None
+
+
+def _claim_in(connection: Connection, search: RowState, worker_id: str, now: datetime,
+              lease_seconds: float) -> Claimed | None:
+    """Hand out one trial of the locked search (read by `lock_search_to_claim`), or None
+    when it has no work for now."""
+    if search.status != "running":
+        return None
+    if search.lease_expired:
+        requeue_expired(connection, search, now)
+    trial = None
+    if search.status == "running" and search.count_running < search.spec["budget"][
+            "max_parallel"]:
+        trial = _next_trial(connection, search, now)
+    if trial is not None:
+        _assign(search, trial, worker_id, now, lease_seconds)
+    writes = Writes()
+    writes.update(SEARCHES, search)
+    if trial is not None and trial.id is None:
+        writes.insert(TRIALS, trial)
+    elif trial is not None:
+        writes.update(TRIALS, trial)
+    writes.run(connection)
+    return None if trial is None else Claimed(trial, search.spec, search.spec_text)
 
 
 def _leased(connection: Connection, db: Database, trial_id: int, lease_token: str
@@ -285,9 +287,10 @@ def report(db: Database, trial_id: int, lease_token: str, epochs: Epochs,
     is extended and the change cursor bumped once, if anything new was stored.
 
     On PostgreSQL the usual report (epochs after the latest stored, no
-    early-stopping rule) is read without locks and written in one checked
-    statement (service.store.report_write); any other, or one whose trial
-    changed meanwhile, is decided under the search's lock.
+    early-stopping rule) is decided from the trial as this process last wrote
+    it, or else as read without locks, and written in one checked statement
+    (service.store.report_write); any other, or one whose trial changed
+    meanwhile, is decided under the search's lock.
     """
     if db.is_postgres:
         action = _report_unlocked(db, trial_id, lease_token, epochs, lease_seconds)

@@ -9,10 +9,10 @@ parameters, since building one and computing its cache key costs more than
 running it on SQLite. A search's spec is read as its stored JSON text and
 parsed once per text for the life of the process (specs never change).
 
-On PostgreSQL each statement costs a round trip and about 0.1 ms of the
-server's CPU in the driver and SQLAlchemy, more than most of these statements
-take to run. So a trial is read with its locked search in one statement, and a
-call's writes are sent together when it is done deciding (`Writes`).
+On PostgreSQL each statement costs a round trip, more than most of these
+statements take to run. So a trial is read with its locked search in one
+statement, a call's writes are sent together when it is done deciding
+(`Writes`), and both go through the driver's cursor (`first`, service.db.driver).
 """
 
 from __future__ import annotations

@@ -58,9 +58,8 @@ def test_openapi_gives_the_worker_protocol_its_bodies_and_answers(client):
     assert "EpochReport" in components  # referenced by reports[]
 
 
-def test_an_unexpected_error_in_a_worker_route_is_a_json_500_and_logged(client, monkeypatch,
-                                                                      caplog):
-    from service.store import protocol
+def test_an_unexpected_error_is_a_json_500_and_logged(client, monkeypatch, caplog):
+    from service.store import protocol, searches
 
     search = create_search(client)
     assignment = claim(client, search["id"])
@@ -68,11 +67,15 @@ def test_an_unexpected_error_in_a_worker_route_is_a_json_500_and_logged(client, 
     def broken(*_: object) -> None:
         raise RuntimeError("the store broke")
 
-    monkeypatch.setattr(protocol, "heartbeat", broken)
+    monkeypatch.setattr(protocol, "heartbeat", broken)  # a worker route: answered apart
     response = call(client, assignment, "heartbeat")
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}
     assert "the store broke" in caplog.text
+    monkeypatch.setattr(searches, "list_searches", broken)  # a route of FastAPI's
+    response = client.get(f"{API}/searches")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
     assert report(client, assignment, 0, 0.5)["action"] == "continue"  # the app still answers
 
 
