@@ -15,7 +15,14 @@ from sqlalchemy import Connection, bindparam, delete, select
 from service.db.models import Intermediate
 from service.db.session import Database
 from service.store.changes import end_status, finish_if_done, move, note_completed
-from service.store.rows import SEARCHES, TRIALS, RowState, lock_search, write_back
+from service.store.rows import (
+    SEARCHES,
+    TRIALS,
+    RowState,
+    lease_ran_out,
+    lock_search,
+    write_back,
+)
 
 
 def release(connection: Connection, search: RowState, trial: RowState, now: datetime,
@@ -48,14 +55,10 @@ def release(connection: Connection, search: RowState, trial: RowState, now: date
 
 
 _EXPIRED = (
-    select(TRIALS)
-    .where(
-        TRIALS.c.search_id == bindparam("search_id"),
-        TRIALS.c.status == "running",
-        TRIALS.c.lease_expires_at < bindparam("now"),
-    )
-    .order_by(TRIALS.c.number)
+    select(TRIALS).where(lease_ran_out(bindparam("search_id"))).order_by(TRIALS.c.number)
 )
+
+
 def requeue_expired(connection: Connection, search: RowState, now: datetime) -> int:
     """Release every running trial of the (locked) search whose lease ran out; return how many.
 

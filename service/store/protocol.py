@@ -31,7 +31,6 @@ from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.db.driver import DriverConnection
-from service.db.models import Intermediate
 from service.db.session import Database
 from service.errors import Conflict, Invalid, NotFound
 from service.store import plans
@@ -50,6 +49,7 @@ from service.store.changes import (
 from service.store.leases import release, requeue_expired
 from service.store.report_write import KnownTrial, KnownTrials, report_write
 from service.store.rows import (
+    INTERMEDIATE,
     SEARCHES,
     TRIALS,
     RowState,
@@ -58,10 +58,10 @@ from service.store.rows import (
     lock_search_of_trial,
     lock_search_to_claim,
     read_search_of_trial,
+    spec_from_text,
     write_back,
 )
 
-INTERMEDIATE = Intermediate.__table__
 _OLDEST_PENDING = (
     select(TRIALS)
     .where(TRIALS.c.search_id == bindparam("search_id"), TRIALS.c.status == "pending")
@@ -72,12 +72,15 @@ _OLDEST_PENDING = (
 
 @dataclass(frozen=True)
 class Claimed:
-    """A trial handed to a worker (its columns as attributes), with its search's spec (parsed
-    and as stored)."""
+    """A trial handed to a worker (its columns as attributes), with its search's stored spec."""
 
     trial: RowState
-    spec: dict[str, Any]
     spec_text: str
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The search's spec, parsed (shared: do not change it)."""
+        return spec_from_text(self.spec_text)
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ def _claim_in(connection: Connection, search: RowState, worker_id: str, now: dat
     elif trial is not None:
         writes.update(TRIALS, trial)
     writes.run(connection)
-    return None if trial is None else Claimed(trial, search.spec, search.spec_text)
+    return None if trial is None else Claimed(trial, search.spec_text)
 
 
 def _leased(connection: Connection, db: Database, trial_id: int, lease_token: str

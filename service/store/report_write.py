@@ -54,10 +54,7 @@ from sqlalchemy import (
     update,
 )
 
-from service.db.models import Intermediate
-from service.store.rows import SEARCHES, TRIALS
-
-INTERMEDIATE = Intermediate.__table__
+from service.store.rows import INTERMEDIATE, SEARCHES, TRIALS
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     Update,
+    and_,
     bindparam,
     cast,
     exists,
@@ -37,15 +38,16 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.sql.dml import UpdateBase
 
 from service.db.driver import DriverConnection, first_row
-from service.db.models import Search, Trial
+from service.db.models import Intermediate, Search, Trial
 from service.errors import NotFound
 
 SEARCHES: Table = Search.__table__  # type: ignore[assignment]
 TRIALS: Table = Trial.__table__  # type: ignore[assignment]
+INTERMEDIATE: Table = Intermediate.__table__  # type: ignore[assignment]
 
 SEARCH_COLUMNS = (
     SEARCHES.c.id, SEARCHES.c.status, cast(SEARCHES.c.spec, Text).label("spec_text"),
@@ -56,14 +58,20 @@ SEARCH_COLUMNS = (
     SEARCHES.c.finished_at,
 )
 _SEARCH_BY_ID = select(*SEARCH_COLUMNS).where(SEARCHES.c.id == bindparam("search_id"))
-_EXPIRED_LEASE = (
-    select(TRIALS.c.id)
-    .where(TRIALS.c.search_id == SEARCHES.c.id, TRIALS.c.status == "running",
-           TRIALS.c.lease_expires_at < bindparam("now"))
-    .limit(1)
-)
-_SEARCH_TO_CLAIM = select(*SEARCH_COLUMNS, exists(_EXPIRED_LEASE).label("lease_expired")).where(
-    SEARCHES.c.id == bindparam("search_id"))
+
+
+def lease_ran_out(search_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Whether a trial is a running one of the search whose lease ran out before `now` (a
+    parameter)."""
+    return and_(TRIALS.c.search_id == search_id, TRIALS.c.status == "running",
+                TRIALS.c.lease_expires_at < bindparam("now"))
+
+
+_SEARCH_TO_CLAIM = select(
+    *SEARCH_COLUMNS,
+    exists(select(TRIALS.c.id).where(lease_ran_out(SEARCHES.c.id)).limit(1)).label(
+        "lease_expired"),
+).where(SEARCHES.c.id == bindparam("search_id"))
 _SEARCH_AND_TRIAL = (
     select(*SEARCH_COLUMNS, *TRIALS.c)
     .join_from(SEARCHES, TRIALS, TRIALS.c.search_id == SEARCHES.c.id)
