@@ -8,6 +8,19 @@ import time
 from tests.service.helpers import API, call, claim, complete, create_search, get_search, report
 
 
+def lose_a_lease(first, second) -> tuple[dict, dict, dict]:
+    """A one-trial search whose trial, claimed through `first` and reported once, outlives
+    its 0.3 s lease and is claimed again through `second`: the search and both assignments."""
+    search = create_search(first, budget={"max_trials": 1, "max_parallel": 1,
+                                          "max_attempts": 3})
+    lost = claim(first, search["id"], worker_id="slow")
+    report(first, lost, 0, 0.4)
+    time.sleep(0.5)
+    again = claim(second, search["id"], worker_id="fast")
+    assert again["trial_id"] == lost["trial_id"] and again["attempt"] == 2
+    return search, lost, again
+
+
 def test_claim_hands_out_a_full_assignment_under_a_lease(client):
     search = create_search(client)
     assignment = claim(client, search["id"], worker_id="node-1/42")
@@ -141,13 +154,7 @@ def test_a_trial_requeued_by_another_process_refuses_the_old_lease(make_client):
     """The process that handed out the lost lease still remembers it: its next report
     must get 409, and the new lease must work through that process too."""
     first, second = make_client(lease_seconds=0.3), make_client(lease_seconds=0.3)
-    search = create_search(first, budget={"max_trials": 1, "max_parallel": 1,
-                                          "max_attempts": 3})
-    lost = claim(first, search["id"], worker_id="slow")
-    report(first, lost, 0, 0.4)
-    time.sleep(0.5)
-    again = claim(second, search["id"], worker_id="fast")
-    assert again["trial_id"] == lost["trial_id"] and again["attempt"] == 2
+    _, lost, again = lose_a_lease(first, second)
     response = call(first, lost, "report", epoch=1, metrics={"dev_accuracy": 0.9})
     assert response.status_code == 409 and "lease token" in response.json()["detail"]
     assert report(first, again, 0, 0.8)["action"] == "continue"
@@ -190,13 +197,7 @@ def test_complete_needs_the_objective_metric(client):
 
 def test_an_expired_lease_requeues_the_trial_and_the_old_token_gets_409(make_client):
     client = make_client(lease_seconds=0.3)
-    search = create_search(client, budget={"max_trials": 1, "max_parallel": 1,
-                                           "max_attempts": 3})
-    lost = claim(client, search["id"], worker_id="slow")
-    report(client, lost, 0, 0.4)
-    time.sleep(0.5)
-    again = claim(client, search["id"], worker_id="fast")
-    assert again["trial_id"] == lost["trial_id"] and again["attempt"] == 2
+    search, lost, again = lose_a_lease(client, client)
     assert again["params"] == lost["params"] and again["lease_token"] != lost["lease_token"]
     trial = client.get(f"{API}/trials/{lost['trial_id']}").json()
     assert trial["intermediate"] == [] and trial["value"] is None  # the lost attempt's rows
