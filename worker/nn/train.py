@@ -13,6 +13,7 @@ the same result.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -26,6 +27,10 @@ from worker.nn.network import Architecture, Network
 
 DTYPE = np.float32
 EVAL_CHUNK = 4096
+# Every PAUSE_EVERY seconds of training, sleep PAUSE seconds so that the process's other
+# threads, if it has any, get the GIL (see _run_epoch).
+PAUSE_EVERY = 0.05
+PAUSE = 0.0002
 
 
 @dataclass(frozen=True)
@@ -240,7 +245,15 @@ def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: np.ndarray,
     params, grads = [network.flat_params], [network.flat_grads]
     full = np.empty((min(batch_size, len(X)), X.shape[1]), X.dtype)
     total, batches = 0.0, 0
+    pause_at = time.monotonic() + PAUSE_EVERY
     for start in range(0, len(X), batch_size):
+        if time.monotonic() >= pause_at:
+            # NumPy lets go of the GIL and takes it back around its BLAS calls, so a thread
+            # waiting for it (the worker's lease thread, with a heartbeat to send) is never
+            # given it by a forced switch and would wait out a whole epoch of small steps.
+            if threading.active_count() > 1:
+                time.sleep(PAUSE)
+            pause_at = time.monotonic() + PAUSE_EVERY
         index = order[start:start + batch_size]
         batch = full if len(index) == len(full) else np.empty((len(index), X.shape[1]), X.dtype)
         np.take(X, index, axis=0, out=batch)
