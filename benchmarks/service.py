@@ -31,7 +31,11 @@ any failed. Everything runs on loopback; every loop and wait is bounded.
 
     .venv/bin/python benchmarks/service.py [--database sqlite|postgres|both]
         [--workers 4] [--server-processes P] [--trials 500] [--rounds 3]
-        [--stored 1000 100000] [--claims 300] [--polls 500]
+        [--compare-with CHECKOUT] [--stored 1000 100000] [--claims 300] [--polls 500]
+
+`--compare-with` runs another checkout's server too in each round (say, the
+commit before a change, from `git worktree add`), alternating which goes first,
+and prints the median ratio of their trial rates.
 
 This file is named service.py, so it must not import the server package
 (`import service` would find this script); it speaks HTTP and plain SQL only.
@@ -122,17 +126,18 @@ class Served:
 
 
 @contextmanager
-def caviar_server(database_url: str, folder: Path, max_trials: int, processes: int = 1
-                  ) -> Iterator[Served]:
-    """`caviar serve --workers PROCESSES` on a free loopback port for the block."""
+def caviar_server(database_url: str, folder: Path, max_trials: int, processes: int = 1,
+                  root: Path = ROOT) -> Iterator[Served]:
+    """`caviar serve --workers PROCESSES` on a free loopback port for the block, run from the
+    checkout at `root` (its code, this environment's packages)."""
     port = free_port()
     log = folder / f"server-{port}.log"
-    env = {**os.environ, "CAVIAR_MAX_TRIALS": str(max_trials)}
+    env = {**os.environ, "CAVIAR_MAX_TRIALS": str(max_trials), "PYTHONPATH": str(root)}
     process = subprocess.Popen(
         [sys.executable, "-m", "caviar", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--database-url", database_url, "--log-level", "warning",
          "--workers", str(processes)],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -569,13 +574,22 @@ def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> list[tu
     processes = args.server_processes or (1 if kind == "sqlite" else os.cpu_count() or 1)
     print(f"\n== {kind}: {args.workers} workers, {args.trials} trials, caviar serve --workers "
           f"{processes} (load average {load} on {os.cpu_count()} CPUs) ==", flush=True)
-    ratios = []
+    ratios, versus = [], []
     for number in range(1, args.rounds + 1):
         print(f" round {number} of {args.rounds}", flush=True)
-        with fresh_database(kind, folder) as url, \
-                caviar_server(url, folder, max(args.trials, 10_000), processes) as server:
-            caviar = caviar_lifecycle(server, args.trials, args.workers, kind == "postgres")
-        describe("Caviar (claim, 5 reports, complete over HTTP)", caviar)
+        roots = [ROOT] if args.compare_with is None else [ROOT, args.compare_with]
+        runs = {}
+        for root in roots if number % 2 else roots[::-1]:
+            with fresh_database(kind, folder) as url, caviar_server(
+                    url, folder, max(args.trials, 10_000), processes, root) as server:
+                run = caviar_lifecycle(server, args.trials, args.workers, kind == "postgres")
+            where = "" if root == ROOT else f" at {root}"
+            describe(f"Caviar{where} (claim, 5 reports, complete over HTTP)", run)
+            runs[root] = run
+        caviar = runs[ROOT]
+        if args.compare_with is not None:
+            versus.append(caviar.rate / runs[args.compare_with].rate)
+            print(f"  Caviar here / at {args.compare_with}: {versus[-1]:.2f}x", flush=True)
         with fresh_database(kind, folder) as url:
             optuna_run = optuna_lifecycle(url, args.trials, args.workers)
         describe("Optuna RDBStorage (ask, 5 reports, tell)", optuna_run)
@@ -584,12 +598,19 @@ def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> list[tu
     ratio = statistics.median(ratios)
     print(f" Caviar / Optuna, median of {len(ratios)} rounds: {ratio:.2f}x "
           f"(rounds: {', '.join(f'{r:.2f}x' for r in ratios)})", flush=True)
+    compared = []
+    if versus:
+        change = statistics.median(versus)
+        print(f" Caviar here / at {args.compare_with}, median of {len(versus)} rounds: "
+              f"{change:.2f}x (rounds: {', '.join(f'{r:.2f}x' for r in versus)})", flush=True)
+        compared = [(kind, f"trial rate, here / {args.compare_with.name} (median of "
+                     f"{len(versus)})", f"{change:.2f}x", ">= 0.9x", change >= 0.9)]
     scale = scale_run(kind, folder, args.stored, args.claims, args.polls)
     low, high = min(args.stored), max(args.stored)
     growth = scale.claim_p50[high] / scale.claim_p50[low]
     drift = scale.control_p50[high] / scale.control_p50[low]
     poll = scale.polls[high]
-    return [
+    return compared + [
         (kind, f"trial rate, Caviar / Optuna (median of {len(ratios)})", f"{ratio:.2f}x",
          ">= 5x", ratio >= 5),
         (kind, f"claim p50, {high:,} / {low:,} stored",
@@ -622,6 +643,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=500, help="trials per lifecycle run")
     parser.add_argument("--rounds", type=int, default=3,
                         help="Caviar-then-Optuna rounds; the target uses the median ratio")
+    parser.add_argument("--compare-with", type=Path, default=None, metavar="CHECKOUT",
+                        help="another checkout of Caviar (e.g. `git worktree add /tmp/before "
+                        "COMMIT`): each round also runs its server, alternating which goes "
+                        "first, and the summary gives the median ratio of trial rates")
     parser.add_argument("--stored", type=int, nargs="+", default=[1000, 100_000],
                         help="finished trials in the database when claims are timed")
     parser.add_argument("--claims", type=int, default=300, help="timed claims per stored count")
@@ -632,6 +657,11 @@ def parse_args() -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')}: must be at least 1")
     if len(args.stored) < 2 or sorted(args.stored) != args.stored or args.stored[0] < 1:
         parser.error("--stored: give at least two increasing positive counts")
+    if args.compare_with is not None:
+        args.compare_with = args.compare_with.resolve()
+        if not (args.compare_with / "caviar" / "__main__.py").is_file():
+            parser.error(f"--compare-with: {args.compare_with} is not a checkout of Caviar "
+                         "(no caviar/__main__.py)")
     return args
 
 

@@ -23,8 +23,8 @@ from service.db.migrate import upgrade_to_head
 from service.db.session import Database
 from service.metrics import Metrics
 from service.settings import Settings
-from service.store.changes import utcnow
-from service.store.leases import requeue_all_expired
+from service.store import open_lifecycle
+from service.store.lifecycle import Lifecycle
 
 log = logging.getLogger("caviar.server")
 
@@ -61,12 +61,12 @@ class LatencyMiddleware:
             self.metrics.observe(scope["method"], path, time.perf_counter() - start)
 
 
-async def _sweep_leases(db: Database, every: float) -> None:
-    """Every few seconds, return expired leases to pending so counts stay true."""
+async def _sweep_leases(lifecycle: Lifecycle, every: float) -> None:
+    """Every few seconds, take back the trials whose lease ran out, so counts stay true."""
     while True:
         await asyncio.sleep(every)
         try:
-            released = await asyncio.to_thread(requeue_all_expired, db, utcnow())
+            released = await asyncio.to_thread(lifecycle.requeue_expired)
         except Exception:  # noqa: BLE001 - keep sweeping after a transient database error
             log.exception("lease sweep failed")
             continue
@@ -80,10 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = Database(settings.database_url)
     upgrade_to_head(db.write_engine)
     counters = Metrics()
+    lifecycle = open_lifecycle(db, settings.lease_seconds, settings.postgres_fast_path)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_sweep_leases(db, settings.requeue_seconds))
+        sweeper = asyncio.create_task(_sweep_leases(lifecycle, settings.requeue_seconds))
         try:
             yield
         finally:
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.lifecycle = lifecycle
     app.state.settings = settings
     app.state.metrics = counters
     install_error_handlers(app)

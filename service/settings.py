@@ -9,6 +9,11 @@
 | `CAVIAR_MAX_UPLOAD_BYTES` | 104857600 | the largest dataset upload (100 MiB) |
 | `CAVIAR_REQUEUE_SECONDS` | 2 | how often the server returns expired leases to pending |
 | `CAVIAR_WORKERS` | 1 | server processes (`caviar serve --workers`) |
+| `CAVIAR_POSTGRES_FAST_PATH` | 1 | 0: the portable store on PostgreSQL, not its fast path |
+
+`CAVIAR_POSTGRES_FAST_PATH=0` runs PostgreSQL through service.store.lifecycle
+instead of service.store.postgres: slower; for diagnosis, and for the tests that
+hold the two to the same behaviour.
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ from dataclasses import dataclass
 
 class SettingsError(ValueError):
     """A CAVIAR_* variable with a bad value; the message names it and the rule."""
+
+
+def _env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if text == "":
+        return default
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: must be 1 or 0 (true or false), got {env.get(name)!r}")
 
 
 def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
@@ -47,6 +63,7 @@ class Settings:
     max_upload_bytes: int = 100 * 1024 * 1024
     requeue_seconds: float = 2.0
     workers: int = 1
+    postgres_fast_path: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -66,6 +83,8 @@ class Settings:
                 env, "CAVIAR_REQUEUE_SECONDS", cls.requeue_seconds, float
             ),
             "workers": _env_number(env, "CAVIAR_WORKERS", cls.workers, int),
+            "postgres_fast_path": _env_flag(env, "CAVIAR_POSTGRES_FAST_PATH",
+                                            cls.postgres_fast_path),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

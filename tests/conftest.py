@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,13 +12,28 @@ import pytest
 from tests.support.databases import database
 from tests.support.processes import Server, live_server
 
-DATABASE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# PostgreSQL twice: through the lifecycle's fast path (service.store.postgres), and through
+# the portable store every database can run (CAVIAR_POSTGRES_FAST_PATH=0), so that the
+# same tests hold the two to the same behaviour.
+DATABASE_KINDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("postgres-portable", marks=pytest.mark.postgres),
+]
 
 
 @pytest.fixture(params=DATABASE_KINDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A throwaway database URL: a SQLite file, then a fresh PostgreSQL database."""
-    with database(request.param, tmp_path) as url:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A throwaway database URL: a SQLite file, then a fresh PostgreSQL database (twice).
+
+    For `postgres-portable`, CAVIAR_POSTGRES_FAST_PATH=0 is set for the test, so
+    that its in-process apps and the servers it starts use the portable store.
+    """
+    kind = request.param
+    if kind == "postgres-portable":
+        monkeypatch.setenv("CAVIAR_POSTGRES_FAST_PATH", "0")
+    with database(kind.removesuffix("-portable"), tmp_path) as url:
         yield url
 
 
@@ -35,7 +51,9 @@ def make_client(database_url: str) -> Iterator[Callable[..., object]]:
     with ExitStack() as stack:
 
         def make(**overrides: object) -> TestClient:
-            settings = Settings.from_env({}, database_url=database_url, **overrides)
+            env = {name: value for name, value in os.environ.items()
+                   if name == "CAVIAR_POSTGRES_FAST_PATH"}
+            settings = Settings.from_env(env, database_url=database_url, **overrides)
             client = TestClient(create_app(settings), raise_server_exceptions=False)
             return stack.enter_context(client)
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from domain.errors import Invalid
 from service.api import views
 from service.api.deps import API_PREFIX, DatasetId, database, settings
 from service.api.schemas import MAX_CURSOR, DatasetList, DatasetOut, Text
 from service.db.session import Database
-from service.errors import Invalid
 from service.settings import Settings
 from service.store import datasets
 

@@ -10,6 +10,7 @@ from service.api.schemas import MAX_ID
 from service.db.session import Database
 from service.metrics import Metrics
 from service.settings import Settings
+from service.store.lifecycle import Lifecycle
 
 API_PREFIX = "/api/v1"
 
@@ -21,6 +22,11 @@ DatasetId = Annotated[int, Path(ge=1, le=MAX_ID, description="a dataset's id")]
 def database(request: Request) -> Database:
     """The app's database."""
     return request.app.state.db
+
+
+def lifecycle(request: Request) -> Lifecycle:
+    """The app's store of the lifecycle's calls."""
+    return request.app.state.lifecycle
 
 
 def settings(request: Request) -> Settings:

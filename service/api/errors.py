@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import Conflict, Invalid, NotFound
+from domain.errors import Conflict, Invalid, NotFound
 
 
 def clean_errors(errors: Iterable[Any], prefix: Sequence[str | int] = ()) -> list[dict]:

@@ -7,14 +7,14 @@ document their shape in /openapi.json.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from service.errors import Invalid
+from domain.errors import Invalid
+from domain.lifecycle.states import SearchStatus, StopCause, TrialStatus
 
-TrialStatus = Literal["pending", "running", "completed", "failed", "pruned", "cancelled"]
-SearchStatus = Literal["running", "completed", "cancelled"]
 MAX_ID = 2**31 - 1
 MAX_CURSOR = 2**63 - 1
 
@@ -104,6 +104,10 @@ class ActionAnswer(BaseModel):
 
 
 class TrialOut(BaseModel):
+    """A trial: the one definition of its JSON shape. Every answer holding a trial renders
+    these fields in this order, from a record (service.api.views.trial_json) or in SQL
+    (service.store.trial_json); times are UTC, ISO 8601 with milliseconds and a Z."""
+
     id: int
     search_id: int
     number: int
@@ -111,17 +115,21 @@ class TrialOut(BaseModel):
     status: TrialStatus
     attempt: int
     worker_id: str | None
-    lease_expires_at: str | None
+    lease_expires_at: datetime | None
     value: float | None
-    metrics: dict[str, Any] | None
+    metrics: dict[str, float | None] | None
     last_epoch: int | None
     error: str | None
     stop_reason: str | None
+    stop_cause: StopCause | None
     round: int
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
     seq: int
+
+
+TRIAL_FIELDS = tuple(TrialOut.model_fields)
 
 
 class TrialWithIntermediate(TrialOut):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from service.api import views
-from service.api.deps import API_PREFIX, SearchId, database, settings
+from service.api.deps import API_PREFIX, SearchId, database, lifecycle, settings
 from service.api.schemas import (
     MAX_CURSOR,
     SearchList,
@@ -21,6 +21,7 @@ from service.db.session import Database
 from service.search.spec import parse_spec
 from service.settings import Settings
 from service.store import searches, trials
+from service.store.lifecycle import Lifecycle
 
 router = APIRouter(prefix=API_PREFIX, tags=["searches"])
 
@@ -66,10 +67,11 @@ def get_search(search_id: SearchId, db: Annotated[Database, Depends(database)]) 
 
 
 @router.post("/searches/{search_id}/cancel", response_model=SearchOut)
-def cancel_search(search_id: SearchId, db: Annotated[Database, Depends(database)]
-                  ) -> JSONResponse:
+def cancel_search(search_id: SearchId, db: Annotated[Database, Depends(database)],
+                  store: Annotated[Lifecycle, Depends(lifecycle)]) -> JSONResponse:
     """Stop handing out the search's trials; running ones are told to stop."""
-    return JSONResponse(views.search_json(searches.cancel_search(db, search_id)))
+    store.cancel(search_id)
+    return JSONResponse(views.search_json(searches.get_search(db, search_id)))
 
 
 @router.get("/searches/{search_id}/trials", response_model=TrialList)

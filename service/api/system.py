@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
+from domain.lifecycle.states import TrialStatus
 from service.api.deps import database, metrics
-from service.db.models import TRIAL_STATUSES, Search
+from service.db.models import Search
 from service.db.session import Database
 from service.metrics import Metrics
 
@@ -32,8 +33,8 @@ def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
 def prometheus(db: Annotated[Database, Depends(database)],
                counters: Annotated[Metrics, Depends(metrics)]) -> PlainTextResponse:
     """Prometheus text: trials by state, claims, request latency."""
-    columns = [func.coalesce(func.sum(getattr(Search, f"count_{s}")), 0) for s in TRIAL_STATUSES]
+    columns = [func.coalesce(func.sum(getattr(Search, f"count_{s}")), 0) for s in TrialStatus]
     with db.read() as session:
         sums = session.execute(select(*columns)).one()
-    body = counters.render(dict(zip(TRIAL_STATUSES, (int(n) for n in sums), strict=True)))
+    body = counters.render(dict(zip(TrialStatus, (int(n) for n in sums), strict=True)))
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")

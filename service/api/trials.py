@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from service.api import views
-from service.api.deps import API_PREFIX, TrialId, database
+from service.api.deps import API_PREFIX, TrialId, database, lifecycle
 from service.api.schemas import TrialOut, TrialWithIntermediate
 from service.db.session import Database
-from service.store import protocol, trials
+from service.store import trials
+from service.store.lifecycle import Lifecycle
 
 router = APIRouter(prefix=API_PREFIX, tags=["trials"])
 
@@ -25,6 +26,7 @@ def get_trial(trial_id: TrialId, db: Annotated[Database, Depends(database)]) -> 
 
 
 @router.post("/trials/{trial_id}/stop", response_model=TrialOut)
-def stop_trial(trial_id: TrialId, db: Annotated[Database, Depends(database)]) -> JSONResponse:
+def stop_trial(trial_id: TrialId, store: Annotated[Lifecycle, Depends(lifecycle)]
+               ) -> JSONResponse:
     """Ask a running trial to stop; its worker hears it at its next report or heartbeat."""
-    return JSONResponse(views.trial_json(protocol.stop(db, trial_id)))
+    return JSONResponse(views.trial_json(store.stop(trial_id)))

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from service.db.models import TRIAL_STATUSES
-from service.store.protocol import Action, Claimed
+from domain.lifecycle.states import TrialStatus
+from service.api.schemas import TRIAL_FIELDS
+from service.store.lifecycle import Action, Claimed
 from service.store.searches import SearchView
 
 
@@ -23,27 +24,13 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def trial_json(trial: Any) -> dict[str, Any]:
-    """A Trial (without its intermediate rows)."""
-    return {
-        "id": trial.id,
-        "search_id": trial.search_id,
-        "number": trial.number,
-        "params": trial.params,
-        "status": trial.status,
-        "attempt": trial.attempt,
-        "worker_id": trial.worker_id,
-        "lease_expires_at": iso(trial.lease_expires_at),
-        "value": trial.value,
-        "metrics": trial.metrics,
-        "last_epoch": trial.last_epoch,
-        "error": trial.error,
-        "stop_reason": trial.stop_reason,
-        "round": trial.round,
-        "created_at": iso(trial.created_at),
-        "started_at": iso(trial.started_at),
-        "finished_at": iso(trial.finished_at),
-        "seq": trial.seq,
-    }
+    """A Trial (the fields of schemas.TrialOut, without its intermediate rows), from a record
+    or a row."""
+    shape = {}
+    for name in TRIAL_FIELDS:
+        value = getattr(trial, name)
+        shape[name] = iso(value) if isinstance(value, datetime) else value
+    return shape
 
 
 def trial_list_body(rows: Iterable[Any], **fields: Any) -> bytes:
@@ -75,7 +62,7 @@ def search_json(view: SearchView) -> dict[str, Any]:
         "created_at": iso(search.created_at),
         "updated_at": iso(search.updated_at),
         "finished_at": iso(search.finished_at),
-        "counts": {status: getattr(search, f"count_{status}") for status in TRIAL_STATUSES},
+        "counts": {status: getattr(search, f"count_{status}") for status in TrialStatus},
         "n_trials": search.n_trials,
         "max_trials": search.max_trials,
         "best_trial": None if view.best is None else trial_json(view.best),

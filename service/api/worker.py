@@ -25,6 +25,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from domain.errors import Invalid
 from service.api import views
 from service.api.deps import API_PREFIX, TrialId
 from service.api.errors import ANSWERED, INTERNAL_ERROR, clean_errors, error_answer
@@ -39,8 +40,6 @@ from service.api.schemas import (
     ReportRequest,
     TrialOut,
 )
-from service.errors import Invalid
-from service.store import protocol
 from service.store.datasets import get_dataset_info
 from service.store.searches import uploaded_dataset_id
 
@@ -51,8 +50,7 @@ Answer = tuple[int, Any]  # status and JSON body (None: no body)
 
 def claim(state: State, _: int | None, body: ClaimRequest) -> Answer:
     """Hand the worker one trial under a new lease, or 204 when there is no work."""
-    claimed = protocol.claim(state.db, body.worker_id, body.search_id,
-                             state.settings.lease_seconds)
+    claimed = state.lifecycle.claim(body.worker_id, body.search_id)
     state.metrics.count_claim("assigned" if claimed else "empty")
     if claimed is None:
         return 204, None
@@ -63,27 +61,25 @@ def claim(state: State, _: int | None, body: ClaimRequest) -> Answer:
 
 def heartbeat(state: State, trial_id: int, body: HeartbeatRequest) -> Answer:
     """Extend the lease; answer continue or stop."""
-    action = protocol.heartbeat(state.db, trial_id, body.lease_token,
-                                state.settings.lease_seconds)
+    action = state.lifecycle.heartbeat(trial_id, body.lease_token)
     return 200, views.action_json(action)
 
 
 def report(state: State, trial_id: int, body: ReportRequest) -> Answer:
     """One or more epochs' metrics; answer continue or stop (early stopping decides here)."""
-    action = protocol.report(state.db, trial_id, body.lease_token, body.epochs(),
-                             state.settings.lease_seconds)
+    action = state.lifecycle.report(trial_id, body.lease_token, body.epochs())
     return 200, views.action_json(action)
 
 
 def complete(state: State, trial_id: int, body: CompleteRequest) -> Answer:
     """The trial's final metrics; repeating the same call is harmless."""
-    trial = protocol.complete(state.db, trial_id, body.lease_token, body.metrics)
+    trial = state.lifecycle.complete(trial_id, body.lease_token, body.metrics)
     return 200, views.trial_json(trial)
 
 
 def fail(state: State, trial_id: int, body: FailRequest) -> Answer:
     """The trial failed; with retry it goes back to pending while attempts remain."""
-    trial = protocol.fail(state.db, trial_id, body.lease_token, body.error, body.retry)
+    trial = state.lifecycle.fail(trial_id, body.lease_token, body.error, body.retry)
     return 200, views.trial_json(trial)
 
 

@@ -1,15 +1,18 @@
 """The tables: searches, trials, their per-epoch rows, and uploaded datasets.
 
-Times are naive UTC datetimes. Every change of a trial bumps its search's
-`last_seq` and stores the new value in the trial's `seq`, in the same
-transaction, so `seq` orders changes by commit (the `since` cursor).
+Times are naive UTC datetimes (`utcnow`). States are the strings of
+domain.lifecycle.states; a trial's `stop_cause` says why it stopped short of
+finishing on its own (a StopCause), its `stop_reason` what its worker was told.
+Every change of a trial bumps its search's `last_seq` and stores the new value
+in the trial's `seq`, in the same transaction, so `seq` orders changes by commit
+(the `since` cursor).
 Counts of trials by status are kept on the search row, updated with each
 change, so that claims and reads need no scan of the trials.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -36,8 +39,11 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-SEARCH_STATUSES = ("running", "completed", "cancelled")
-TRIAL_STATUSES = ("pending", "running", "completed", "failed", "pruned", "cancelled")
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC datetime the tables store."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -54,7 +60,7 @@ class Search(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16))
     max_trials: Mapped[int] = mapped_column(Integer)
     n_trials: Mapped[int] = mapped_column(Integer, default=0)
     count_pending: Mapped[int] = mapped_column(Integer, default=0)
@@ -96,6 +102,7 @@ class Trial(Base):
     last_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     stop_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    stop_cause: Mapped[str | None] = mapped_column(String(32), nullable=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

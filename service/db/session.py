@@ -3,15 +3,16 @@
 `Database.read()` and `Database.write()` each yield a Session inside one
 transaction, committed at the end of the block; `read_connection()` and
 `write_connection()` yield a bare Core Connection the same way, for the hot
-paths that skip the ORM. On SQLite the database is in WAL mode (readers never
+paths that skip the ORM (service.store). On SQLite the database is in WAL mode (readers never
 wait for the writer) and writes begin with
 `BEGIN IMMEDIATE`, so that a write transaction holds the write lock from its
 first statement: two claims can never read the same state and both act on
 it. Within one server process, writes also take a lock, so that threads
 queue fairly instead of spinning in SQLite's busy handler. On PostgreSQL
 (psycopg 3) writes lock the rows they decide on (`SELECT ... FOR UPDATE`), or
-are single statements that check what they depend on as they write
-(`statement_connection()`).
+are single statements that check what they depend on as they write, on
+connections in autocommit mode (`autocommit_engine`, used by
+service.store.postgres).
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
-
-from service.db.driver import DriverConnection
 
 SUPPORTED = ("sqlite", "postgresql")
 
@@ -91,7 +90,7 @@ class Database:
             self.engine = _sqlite_engine(self.url, immediate=False)
             self.write_engine = _sqlite_engine(self.url, immediate=True)
             self._relaxed_engine = self.write_engine
-            self._statement_engine: Engine | None = None
+            self.autocommit_engine: Engine | None = None
             self._write_lock: threading.Lock | None = threading.Lock()
         else:
             pool = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60,
@@ -104,8 +103,8 @@ class Database:
                 self.url, connect_args={"options": "-c synchronous_commit=off"},
                 **{**pool, "pool_size": 2, "max_overflow": 8})
             # Connections in autocommit mode for one-statement writes, used through the
-            # driver (service.db.driver): nothing to reset when one is given back.
-            self._statement_engine = create_engine(
+            # driver (service.store.postgres): nothing to reset when one is given back.
+            self.autocommit_engine = create_engine(
                 self.url, connect_args={"options": "-c synchronous_commit=off"},
                 isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
                 **{**pool, "pool_size": 2, "max_overflow": 8})
@@ -147,25 +146,6 @@ class Database:
             yield connection
 
     @contextmanager
-    def statement_connection(self) -> Iterator[Connection | DriverConnection]:
-        """A connection for writes that are each one statement, not durable (see above).
-
-        On PostgreSQL, a pooled driver connection in autocommit mode: each statement
-        commits on its own, with no BEGIN or COMMIT round trip, so callers read
-        without locks and make each write check what it depends on. On SQLite,
-        one write transaction, as `write_connection(durable=False)` makes it.
-        """
-        if self._statement_engine is None:
-            with self.write_connection(durable=False) as connection:
-                yield connection
-            return
-        connection = DriverConnection(self._statement_engine)
-        try:
-            yield connection
-        finally:
-            connection.close()
-
-    @contextmanager
     def read_connection(self) -> Iterator[Connection]:
         """A read-only transaction on a bare Connection (Core only, no ORM Session)."""
         with self.engine.begin() as connection:
@@ -173,7 +153,7 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
-        engines = {self.engine, self.write_engine, self._relaxed_engine, self._statement_engine}
+        engines = {self.engine, self.write_engine, self._relaxed_engine, self.autocommit_engine}
         for engine in engines - {None}:
             engine.dispose()
 

@@ -6,10 +6,9 @@ import hashlib
 
 from sqlalchemy import Row, func, select
 
-from service.db.models import Dataset
+from domain.errors import Invalid, NotFound
+from service.db.models import Dataset, utcnow
 from service.db.session import Database
-from service.errors import Invalid, NotFound
-from service.store.changes import utcnow
 from worker.datasets import FORMATS, DatasetError, load_bytes
 
 DESCRIPTION = [column for column in Dataset.__table__.columns if column.name != "data"]

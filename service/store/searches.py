@@ -1,4 +1,5 @@
-"""Searches: create from a validated spec, read, list, cancel."""
+"""Searches: create from a validated spec, read, list. (A cancel is a change of state:
+service.store.lifecycle.)"""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.db.models import Dataset, Search, Trial
+from domain.errors import Invalid, NotFound
+from domain.lifecycle.states import SearchStatus
+from service.db.models import Dataset, Search, Trial, utcnow
 from service.db.session import Database
-from service.errors import Conflict, Invalid, NotFound
+from service.search.plans import build_plan
 from service.search.spec import SearchSpec
-from service.store.changes import SEARCH_CANCELLED, lock_search, move, touch, utcnow
-from service.store.plans import build_plan
 
 MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers in the tables
 
@@ -55,7 +56,7 @@ def create_search(db: Database, spec: SearchSpec) -> SearchView:
             raise Invalid(["body", "dataset", "id"],
                           f"no uploaded dataset has id {dataset_id}")
         search = Search(
-            name=spec.name, spec=spec_json, status="running", max_trials=max_trials,
+            name=spec.name, spec=spec_json, status=SearchStatus.RUNNING, max_trials=max_trials,
             n_trials=0, count_pending=0, count_running=0, count_completed=0, count_failed=0,
             count_pruned=0, count_cancelled=0, last_seq=0, rounds=[], created_at=now,
             updated_at=now,
@@ -74,7 +75,7 @@ def get_search(db: Database, search_id: int) -> SearchView:
         return _view(session, search)
 
 
-def list_searches(db: Database, limit: int, offset: int, status: str | None
+def list_searches(db: Database, limit: int, offset: int, status: SearchStatus | None
                   ) -> tuple[list[SearchView], int]:
     """A page of searches, newest first, and how many there are in all."""
     with db.read() as session:
@@ -84,30 +85,3 @@ def list_searches(db: Database, limit: int, offset: int, status: str | None
             select(Search).where(*where).order_by(Search.id.desc()).limit(limit).offset(offset)
         ).all()
         return [_view(session, search) for search in rows], total
-
-
-def cancel_search(db: Database, search_id: int) -> SearchView:
-    """Cancel: pending trials are cancelled, running ones told to stop at their next call."""
-    now = utcnow()
-    with db.write() as session:
-        search = lock_search(session, search_id, db.is_postgres)
-        if search is None:
-            raise NotFound(f"search {search_id} not found")
-        if search.status == "completed":
-            raise Conflict(f"search {search_id} is already completed: nothing to cancel")
-        if search.status == "running":
-            search.status = "cancelled"
-            search.finished_at = now
-            live = session.scalars(
-                select(Trial).where(
-                    Trial.search_id == search.id, Trial.status.in_(("pending", "running"))
-                ).order_by(Trial.number)
-            ).all()
-            for trial in live:
-                if trial.status == "pending":
-                    move(search, trial, "cancelled", now)
-                elif trial.stop_reason is None:
-                    trial.stop_reason = SEARCH_CANCELLED
-                    touch(search, trial, now)
-            search.updated_at = now
-        return _view(session, search)

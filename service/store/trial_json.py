@@ -3,9 +3,9 @@
 Decoding the params and metrics columns, building a dict per trial, formatting
 its timestamps in Python and encoding it all again costs about 30 µs a trial;
 a dashboard's full load of 10,000 trials spent most of its time there. Instead
-the listing's SELECT renders each trial as the JSON object of docs/api.md
-(the fields and order of `service.api.views.trial_json`) in two pieces of text
-around its objective value:
+the listing's SELECT renders each trial as the JSON object of
+service.api.schemas.TrialOut (its fields, in its order, each rendered as its
+type says) in two pieces of text around its objective value:
 
     head = '{"id":17, ... ,"value":'    value (a float or NULL)    tail = ',"metrics":{...}, ... }'
 
@@ -19,18 +19,39 @@ would print it with 15 digits).
 
 from __future__ import annotations
 
+import types
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Union, get_args, get_origin
+
 from sqlalchemy import ColumnElement, String, literal_column
 
-# Each field of a Trial, in the order of docs/api.md, and how its column becomes JSON.
-FIELDS_BEFORE_VALUE = (
-    ("id", "int"), ("search_id", "int"), ("number", "int"), ("params", "json"),
-    ("status", "str"), ("attempt", "int"), ("worker_id", "str"), ("lease_expires_at", "time"),
-)
-FIELDS_AFTER_VALUE = (
-    ("metrics", "json"), ("last_epoch", "int"), ("error", "str"), ("stop_reason", "str"),
-    ("round", "int"), ("created_at", "time"), ("started_at", "time"),
-    ("finished_at", "time"), ("seq", "int"),
-)
+from service.api.schemas import TrialOut
+
+SPLIT_AT = "value"  # the field rendered by Python, between head and tail
+
+
+def kind_of(annotation: Any) -> str:
+    """How a field of this type is rendered: "int", "json", "str" or "time" (None allowed)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        (annotation,) = [arg for arg in get_args(annotation) if arg is not type(None)]
+    if annotation is int:
+        return "int"
+    if annotation is datetime:
+        return "time"
+    if annotation is str or (isinstance(annotation, type) and issubclass(annotation, StrEnum)):
+        return "str"
+    if get_origin(annotation) in (dict, list):
+        return "json"
+    raise TypeError(f"TrialOut has a field of type {annotation!r}, which the SQL rendering "
+                    "does not know")
+
+
+_KINDS = [(name, field.annotation) for name, field in TrialOut.model_fields.items()]
+_SPLIT = [name for name, _ in _KINDS].index(SPLIT_AT)
+FIELDS_BEFORE_VALUE = tuple((name, kind_of(kind)) for name, kind in _KINDS[:_SPLIT])
+FIELDS_AFTER_VALUE = tuple((name, kind_of(kind)) for name, kind in _KINDS[_SPLIT + 1:])
+"""Each field of TrialOut around the value, and how its column becomes JSON."""
 
 # SQL turning a column `{c}` of each kind into its JSON text ('null' for NULL).
 SQLITE = {

@@ -15,9 +15,9 @@ from functools import cache
 from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from domain.errors import NotFound
 from service.db.models import Intermediate, Search, Trial
 from service.db.session import Database
-from service.errors import NotFound
 from service.store.trial_json import trial_json_columns
 
 _LAST_SEQ = select(Search.last_seq).where(Search.id == bindparam("search_id"))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,6 +16,14 @@ from sqlalchemy import inspect, text
 from service.db.migrate import alembic_config, upgrade_to_head
 from service.db.models import Base
 from service.db.session import Database
+from tests.support.databases import STORAGE_KINDS, database
+
+
+@pytest.fixture(params=STORAGE_KINDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A throwaway database of each kind (migrations know nothing of the store's paths)."""
+    with database(request.param, tmp_path) as url:
+        yield url
 
 
 def test_head_matches_the_models(database_url):

@@ -59,7 +59,7 @@ def test_openapi_gives_the_worker_protocol_its_bodies_and_answers(client):
 
 
 def test_an_unexpected_error_is_a_json_500_and_logged(client, monkeypatch, caplog):
-    from service.store import protocol, searches
+    from service.store import searches
 
     search = create_search(client)
     assignment = claim(client, search["id"])
@@ -67,7 +67,7 @@ def test_an_unexpected_error_is_a_json_500_and_logged(client, monkeypatch, caplo
     def broken(*_: object) -> None:
         raise RuntimeError("the store broke")
 
-    monkeypatch.setattr(protocol, "heartbeat", broken)  # a worker route: answered apart
+    monkeypatch.setattr(client.app.state.lifecycle, "heartbeat", broken)  # a worker route
     response = call(client, assignment, "heartbeat")
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}

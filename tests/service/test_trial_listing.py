@@ -14,13 +14,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from service.api.schemas import TRIAL_FIELDS, TrialOut
 from service.db.models import Trial
 from tests.service.helpers import API, call, claim, complete, create_search, report
 
-FIELDS = ("id", "search_id", "number", "params", "status", "attempt", "worker_id",
-          "lease_expires_at", "value", "metrics", "last_epoch", "error", "stop_reason",
-          "round", "created_at", "started_at", "finished_at", "seq")
-TIMES = ("lease_expires_at", "created_at", "started_at", "finished_at")
+FIELDS = TRIAL_FIELDS  # the shape of schemas.TrialOut, in its order
 UNICODE_PARAMS = {"learning_rate": 1e-05, "hidden_units": 64, "note": 'ñ–😀 "q" \\'}
 UNICODE_ERROR = 'ValueError: perte non finie – ε="∞" \\ 😀\n\ttab \u0001 (epoch 3)'
 
@@ -37,10 +35,9 @@ def expected_trials(database_url: str, search_id: int) -> dict[int, dict[str, An
     trials = {}
     for row in rows:
         trial = {name: getattr(row, name) for name in FIELDS}
-        for name in TIMES:
-            moment: datetime | None = trial[name]
-            trial[name] = None if moment is None else (
-                moment.isoformat(timespec="milliseconds") + "Z")
+        for name, moment in trial.items():
+            if isinstance(moment, datetime):
+                trial[name] = moment.isoformat(timespec="milliseconds") + "Z"
         trials[trial["id"]] = trial
     return trials
 
@@ -94,6 +91,8 @@ def test_since_zero_equals_a_plain_serialization(client, database_url, search_of
     assert set(body) == {"items", "cursor", "has_more"} and body["has_more"] is False
     assert [list(item) for item in body["items"]] == [list(FIELDS)] * len(expected)
     assert body["items"] == sorted(expected.values(), key=lambda t: t["seq"])
+    for item in body["items"]:
+        TrialOut.model_validate(item)
     assert body["cursor"] == max(t["seq"] for t in expected.values())
     by_status = {t["status"]: t for t in body["items"]}
     assert by_status["failed"]["error"] == UNICODE_ERROR

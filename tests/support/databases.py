@@ -9,10 +9,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CAVIAR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+# The databases of tests that do not touch the lifecycle's store (which tests/conftest.py's
+# `database_url` also runs through PostgreSQL's portable path).
+STORAGE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def sqlite_url(folder: Path) -> str:

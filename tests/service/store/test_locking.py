@@ -13,15 +13,18 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import Connection, text, update
 from sqlalchemy.exc import OperationalError
 
 from service.db.migrate import upgrade_to_head
 from service.db.session import Database
 from service.search.spec import parse_spec
-from service.store import protocol
-from service.store.rows import TRIALS, lock_search
+from service.store.lifecycle import Lifecycle
+from service.store.postgres.lifecycle import PostgresLifecycle
+from service.store.rows import Rows
 from service.store.searches import create_search
+from service.store.statements import CoreStatements
+from service.store.tables import TRIALS
 from tests.service.helpers import make_spec
 from tests.support.databases import postgres_database
 
@@ -36,6 +39,17 @@ def db() -> Iterator[Database]:
         upgrade_to_head(database.write_engine)
         yield database
         database.dispose()
+
+
+@pytest.fixture(params=["fast", "portable"])
+def store(request: pytest.FixtureRequest, db: Database) -> Lifecycle:
+    """The lifecycle's store on the database: its fast path, and the portable one."""
+    return PostgresLifecycle(db, 60) if request.param == "fast" else Lifecycle(db, 60)
+
+
+def lock_search(holder: Connection, search_id: int) -> bool:
+    """Lock the search in the holder's transaction, as a claim does; whether it exists."""
+    return Rows(CoreStatements(holder)).lock_search(search_id) is not None
 
 
 def _wait_for_a_lock_wait(db: Database, seconds: float = 10) -> None:
@@ -54,20 +68,20 @@ def _wait_for_a_lock_wait(db: Database, seconds: float = 10) -> None:
 
 
 @pytest.mark.parametrize("call", ["report", "report an earlier epoch", "complete"])
-def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, call: str):
+def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, store: Lifecycle,
+                                                                  call: str):
     """A report of a new epoch locks the search inside its one write statement
     (service.store.report_write); one of an earlier epoch and a complete lock it
     when they read."""
     search = create_search(db, parse_spec(make_spec())).search
-    claimed = protocol.claim(db, "w/1", search.id, lease_seconds=60)
+    claimed = store.claim("w/1", search.id)
     trial_id, token = claimed.trial.id, claimed.trial.lease_token
-    protocol.report(db, trial_id, token, [(0, {"dev_accuracy": 0.4}), (2, {"dev_accuracy": 0.5})],
-                    60)
+    store.report(trial_id, token, [(0, {"dev_accuracy": 0.4}), (2, {"dev_accuracy": 0.5})])
     calls = {
-        "report": lambda: protocol.report(db, trial_id, token, [(3, {"dev_accuracy": 0.6})], 60),
-        "report an earlier epoch": lambda: protocol.report(
-            db, trial_id, token, [(1, {"dev_accuracy": 0.6})], 60),
-        "complete": lambda: protocol.complete(db, trial_id, token, {"dev_accuracy": 0.5}),
+        "report": lambda: store.report(trial_id, token, [(3, {"dev_accuracy": 0.6})]),
+        "report an earlier epoch": lambda: store.report(
+            trial_id, token, [(1, {"dev_accuracy": 0.6})]),
+        "complete": lambda: store.complete(trial_id, token, {"dev_accuracy": 0.5}),
     }
     failures: list[BaseException] = []
 
@@ -78,7 +92,7 @@ def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, 
             failures.append(error)
 
     with db.write_connection() as holder:  # as a claim holds the search
-        assert lock_search(holder, search.id, postgres=True) is not None
+        assert lock_search(holder, search.id)
         waiter = threading.Thread(target=run)
         waiter.start()
         _wait_for_a_lock_wait(db)
@@ -90,29 +104,30 @@ def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, 
     assert failures == []
 
 
-def test_a_heartbeat_needs_no_lock_on_the_search(db: Database):
+def test_a_heartbeat_needs_no_lock_on_the_search(db: Database, store: Lifecycle):
     search = create_search(db, parse_spec(make_spec())).search
-    claimed = protocol.claim(db, "w/1", search.id, lease_seconds=60)
+    claimed = store.claim("w/1", search.id)
     with db.write_connection() as holder:  # as a claim holds the search
-        assert lock_search(holder, search.id, postgres=True) is not None
-        action = protocol.heartbeat(db, claimed.trial.id, claimed.trial.lease_token, 60)
+        assert lock_search(holder, search.id)
+        action = store.heartbeat(claimed.trial.id, claimed.trial.lease_token)
     assert action.stop is False
     assert action.lease_expires_at > claimed.trial.lease_expires_at
 
 
-def test_a_lock_wait_cut_short_is_raised_as_sqlalchemy_raises_it(db: Database):
+def test_a_lock_wait_cut_short_is_raised_as_sqlalchemy_raises_it(db: Database,
+                                                                 store: Lifecycle):
     """The locked reads go through the driver's own cursor; its errors must not leak raw
     (the API answers SQLAlchemy's OperationalError with a 503, anything else with a 500)."""
     search = create_search(db, parse_spec(make_spec())).search
-    claimed = protocol.claim(db, "w/1", search.id, lease_seconds=60)
+    claimed = store.claim("w/1", search.id)
     trial_id, token = claimed.trial.id, claimed.trial.lease_token
     with db.engine.connect() as admin:
         admin.execute(text(f'ALTER DATABASE "{db.engine.url.database}" SET lock_timeout = 200'))
         admin.commit()
     db.dispose()  # new connections take the setting
     with db.write_connection() as holder:
-        lock_search(holder, search.id, postgres=True)
+        lock_search(holder, search.id)
         with pytest.raises(OperationalError, match="lock timeout"):
-            protocol.complete(db, trial_id, token, {"dev_accuracy": 0.5})
+            store.complete(trial_id, token, {"dev_accuracy": 0.5})
     # The pool still works.
-    assert protocol.complete(db, trial_id, token, {"dev_accuracy": 0.5}).status == "completed"
+    assert store.complete(trial_id, token, {"dev_accuracy": 0.5}).status == "completed"

@@ -1,4 +1,8 @@
-"""Errors the storage layer raises; the app turns them into 404, 409 and 422 answers."""
+"""Errors of Caviar's domain that the server answers with a status: 404, 409 and 422.
+
+Raised by the lifecycle and the store; the API turns each into its JSON answer
+(service.api.errors).
+"""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
-"""A report in one statement, checked against what its writer knew of the trial (PostgreSQL).
+"""A report in one statement, checked against what its writer knew of the trial.
 
 Every other call locks its search from the read to the commit, so the search's
 change cursor and counts stay exact. Reports are five calls in seven of a
 trial, and under that lock the reports of all of a search's workers would run
 one at a time, each holding the search across four round trips. A report
 changes nothing but its own trial and the search's cursor, so it is decided
-in Python from what is known of the trial (`KnownTrial`) and written by one
-statement (`report_write`), in autocommit mode, which:
+in Python, by domain.lifecycle, from what is known of the trial (`KnownTrial`)
+and written by one statement (`report_write`), in autocommit mode, which:
 
 1. bumps the search's `last_seq` (locking the search row first, as every
    writer does, so that `seq` values still follow commit order);
@@ -54,21 +54,17 @@ from sqlalchemy import (
     update,
 )
 
-from service.store.rows import INTERMEDIATE, SEARCHES, TRIALS
+from domain.lifecycle.records import TrialRecord
+from domain.lifecycle.states import TrialStatus
+from service.store.tables import INTERMEDIATE, SEARCHES, TRIALS
 
 
 @dataclass(frozen=True)
 class KnownTrial:
-    """What a report needs to know of a running trial and its search, and the trial's `seq`
-    when it was known."""
+    """A running trial as this process last read or wrote it (its `seq` then), with its
+    search's objective. Shared: copy `trial` before changing it."""
 
-    trial_id: int
-    search_id: int
-    lease_token: str
-    seq: int
-    value: float | None
-    last_epoch: int | None
-    stop_reason: str | None
+    trial: TrialRecord
     metric: str
     goal: str
 
@@ -86,8 +82,11 @@ class KnownTrials:
 
     def remember(self, known: KnownTrial) -> None:
         """Keep the trial as known now, forgetting the longest-known one if full."""
-        self._trials.pop(known.trial_id, None)
-        self._trials[known.trial_id] = known
+        trial_id = known.trial.id
+        if trial_id is None:
+            raise ValueError("a trial not yet stored cannot be known")
+        self._trials.pop(trial_id, None)
+        self._trials[trial_id] = known
         if len(self._trials) > self._size:
             del self._trials[next(iter(self._trials))]
 
@@ -116,7 +115,7 @@ def report_write() -> Select:
                 .where(TRIALS.c.id == bindparam("report_trial_id"),
                        TRIALS.c.seq == bindparam("known_seq"),
                        TRIALS.c.lease_token == bindparam("known_lease_token"),
-                       TRIALS.c.status == "running")
+                       TRIALS.c.status == TrialStatus.RUNNING)
                 .values(value=bindparam("new_value"), last_epoch=bindparam("new_last_epoch"),
                         lease_expires_at=bindparam("new_lease_expires_at"),
                         seq=select(bumped.c.last_seq).scalar_subquery())

@@ -1,0 +1,345 @@
+"""The lifecycle's calls, stored: claim, heartbeat, report, complete, fail; a user's stop, a
+search's cancel, and the sweep of expired leases.
+
+Each call is one write transaction that locks the trial's search first: a
+locked read into records (service.store.rows), the decision by
+domain.lifecycle, the changed columns written back, COMMIT. The rules live in
+domain.lifecycle.transitions; this module reads, writes and orders.
+
+`Lifecycle` runs on any supported database with SQLAlchemy Core.
+service.store.postgres.lifecycle keeps the same calls and behaviour and makes
+the hot ones cheaper on PostgreSQL; `open_lifecycle` picks one. The tests run
+on SQLite, on PostgreSQL through the fast path, and on PostgreSQL through this
+portable one (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Insert, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.errors import Conflict, NotFound
+from domain.lifecycle.records import Metrics, SearchRecord, TrialRecord
+from domain.lifecycle.states import SearchStatus, StopCause, TrialStatus
+from domain.lifecycle.transitions import (
+    Event,
+    assign,
+    cancel,
+    check_lease,
+    exhaust,
+    fail,
+    finish,
+    finished_with,
+    has_room,
+    lease_end,
+    new_trial,
+    record_epoch,
+    reported,
+    request_stop,
+    requeue,
+    stop,
+)
+from service.db.models import utcnow
+from service.db.session import Database
+from service.search.plans import Plan, plan_of, propose
+from service.store.rows import Rows
+from service.store.statements import CoreStatements, Statements
+from service.store.tables import INTERMEDIATE, TRIALS, spec_json
+
+Epochs = Sequence[tuple[int, Metrics]]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A trial handed to a worker, and its search."""
+
+    trial: TrialRecord
+    search: SearchRecord
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The search's stored spec as JSON (shared: do not change it)."""
+        return spec_json(self.search.spec_text)
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a worker is told after a heartbeat or a report: stop (with the reason) or go on,
+    and when its lease now ends."""
+
+    reason: str | None
+    lease_expires_at: datetime | None
+
+    @property
+    def stop(self) -> bool:
+        """True once the trial was told to stop (by a user, a rule, or a cancel)."""
+        return self.reason is not None
+
+
+# A heartbeat's `check_lease` and `extend` as one statement: it changes nothing but the
+# trial's lease, so it needs no lock on the search (and moves no cursor).
+_EXTEND_LEASE = (
+    update(TRIALS)
+    .where(TRIALS.c.id == bindparam("trial_id"), TRIALS.c.lease_token == bindparam("token"),
+           TRIALS.c.status == TrialStatus.RUNNING)
+    .values(lease_expires_at=bindparam("expires_at"))
+    .returning(TRIALS.c.stop_reason)
+)
+_EXPIRED_SEARCHES = select(TRIALS.c.search_id).where(
+    TRIALS.c.status == TrialStatus.RUNNING, TRIALS.c.lease_expires_at < bindparam("now"))
+
+
+@cache
+def _insert_epoch(backend: str) -> Insert:
+    """INSERT of one epoch's row that does nothing if the epoch is already stored."""
+    dialect_insert = postgresql.insert if backend == "postgresql" else sqlite.insert
+    columns = ("trial_id", "epoch", "value", "metrics", "created_at")
+    return (dialect_insert(INTERMEDIATE)
+            .values({name: bindparam(f"intermediate_{name}") for name in columns})
+            .on_conflict_do_nothing(index_elements=["trial_id", "epoch"])
+            .returning(INTERMEDIATE.c.id))
+
+
+class Lifecycle:
+    """The lifecycle's calls on one database, with SQLAlchemy Core."""
+
+    def __init__(self, db: Database, lease_seconds: float) -> None:
+        self.db = db
+        self.lease_seconds = lease_seconds
+
+    def _statements(self, connection: Connection) -> Statements:
+        """How statements run on a connection of this database."""
+        return CoreStatements(connection)
+
+    @contextmanager
+    def _transaction(self, durable: bool = True) -> Iterator[Rows]:
+        """A write transaction's rows (see Database.write_connection for `durable`)."""
+        with self.db.write_connection(durable) as connection:
+            yield Rows(self._statements(connection))
+
+    @contextmanager
+    def _single_statements(self) -> Iterator[Statements]:
+        """A connection for writes that are each one statement and check what they depend on
+        as they write; not durable. Here, one write transaction."""
+        with self.db.write_connection(durable=False) as connection:
+            yield self._statements(connection)
+
+    # --- claim ---------------------------------------------------------------------------------
+
+    def claim(self, worker_id: str, search_id: int | None) -> Claimed | None:
+        """Hand one trial to the worker: of the given search, or of the oldest search with work.
+
+        Without a search, running searches are tried oldest first, skipping those
+        another claim holds (PostgreSQL's SKIP LOCKED); only if none of the free
+        ones has work are the skipped ones waited for, one transaction and one
+        lock at a time, so that two scanning claims can never deadlock.
+        """
+        if search_id is not None:
+            with self._transaction() as rows:
+                now = utcnow()
+                locked = rows.lock_search_to_claim(search_id, now)
+                if locked is None:
+                    raise NotFound(f"search {search_id} not found")
+                return self._claim_in(rows, *locked, worker_id, now)
+        skipped = []
+        with self._transaction() as rows:
+            for candidate in rows.running_search_ids():
+                now = utcnow()
+                locked = rows.lock_search_to_claim(candidate, now, skip_locked=True)
+                if locked is None:
+                    skipped.append(candidate)
+                    continue
+                claimed = self._claim_in(rows, *locked, worker_id, now)
+                if claimed is not None:
+                    return claimed
+        for candidate in skipped:
+            with self._transaction() as rows:
+                now = utcnow()
+                locked = rows.lock_search_to_claim(candidate, now)
+                claimed = None if locked is None else self._claim_in(rows, *locked, worker_id,
+                                                                     now)
+                if claimed is not None:
+                    return claimed
+        return None
+
+    def _claim_in(self, rows: Rows, search: SearchRecord, lease_expired: bool, worker_id: str,
+                  now: datetime) -> Claimed | None:
+        """Hand out one trial of the locked search, or None when it has no work for now."""
+        if search.status != SearchStatus.RUNNING:
+            return None
+        if lease_expired:
+            self._requeue_expired(rows, search, now)
+        trial = self._next_trial(rows, search, now) if has_room(search) else None
+        if trial is not None:
+            assign(search, trial, worker_id, now, self.lease_seconds)
+        rows.update(search)
+        if trial is not None and trial.id is None:
+            rows.insert(trial)
+        elif trial is not None:
+            rows.update(trial)
+        rows.flush()
+        return None if trial is None else Claimed(trial, search)
+
+    def _next_trial(self, rows: Rows, search: SearchRecord, now: datetime
+                    ) -> TrialRecord | None:
+        """The oldest pending trial, or a newly proposed one; None when there is none for now."""
+        if search.counts[TrialStatus.PENDING]:
+            return rows.oldest_pending(search)
+        if search.n_trials >= search.max_trials:
+            return None
+        plan = plan_of(search.spec_text)
+        proposal = propose(plan, rows.history(search))
+        if proposal is None:
+            # The sampler waits for trials in flight (coarse_to_fine between rounds); with
+            # none in flight its history can no longer change: it is exhausted.
+            if search.counts[TrialStatus.RUNNING] == 0:
+                exhaust(search, now)
+            return None
+        if proposal.box is not None and all(r["round"] != proposal.round for r in search.rounds):
+            search.rounds = [*search.rounds, {"round": proposal.round, "box": proposal.box}]
+        return new_trial(search, proposal.params, proposal.round or 0, now)
+
+    # --- leases --------------------------------------------------------------------------------
+
+    def heartbeat(self, trial_id: int, lease_token: str) -> Action:
+        """Extend the lease; say whether the trial should stop. One checked statement."""
+        with self._single_statements() as sql:
+            expires_at = lease_end(utcnow(), self.lease_seconds)
+            row = sql.first(_EXTEND_LEASE, {"trial_id": trial_id, "token": lease_token,
+                                            "expires_at": expires_at})
+            if row is None:
+                _, trial = Rows(sql).read_search_of_trial(trial_id)
+                check_lease(trial, lease_token, Event.EXTEND)
+                raise Conflict(f"trial {trial_id}: its lease changed while being extended")
+            return Action(row[0], expires_at)
+
+    def requeue_expired(self) -> int:
+        """Take back every trial whose lease ran out, in every search (the server's sweep);
+        how many."""
+        now = utcnow()
+        with self.db.read_connection() as connection:
+            # No DISTINCT in SQL: with it SQLite scans the (search_id, status) index
+            # instead of using the lease-expiry index.
+            search_ids = connection.scalars(_EXPIRED_SEARCHES, {"now": now}).all()
+        released = 0
+        for search_id in sorted(set(search_ids)):
+            with self._transaction() as rows:
+                search = rows.lock_search(search_id)
+                if search is not None:
+                    released += self._requeue_expired(rows, search, now)
+                    rows.save(search)
+        return released
+
+    def _requeue_expired(self, rows: Rows, search: SearchRecord, now: datetime) -> int:
+        """Take back the (locked) search's trials whose lease ran out; how many. Their writes
+        are queued; the caller writes the search."""
+        expired = rows.expired(search, now)
+        for trial in expired:
+            if requeue(search, trial, now) == TrialStatus.PENDING:
+                rows.delete_epochs(trial)
+            rows.update(trial)
+        return len(expired)
+
+    # --- reports -------------------------------------------------------------------------------
+
+    def report(self, trial_id: int, lease_token: str, epochs: Epochs) -> Action:
+        """Store epochs' metrics (once per epoch) in one transaction; say continue or stop.
+
+        Each epoch not stored before counts as if reported alone: its row, the best
+        value, `last_epoch`, and the early-stopping rule judged after it. The lease
+        is extended and the cursor moved once, if anything new was stored.
+
+        An epoch after `last_epoch` (the latest stored: the usual case) is new for
+        sure, so its row is written with the trial's changes at the end; an earlier
+        one is inserted at once to learn whether it was stored before, and so is
+        every epoch when an early-stopping rule must read it.
+        """
+        with self._transaction(durable=False) as rows:
+            now = utcnow()
+            search, trial = rows.lock_search_of_trial(trial_id)
+            check_lease(trial, lease_token, Event.REPORT)
+            plan = plan_of(search.spec_text)
+            objective = search.spec.objective
+            insert = _insert_epoch(self.db.backend)
+            stored = False
+            for epoch, metrics in epochs:
+                value = metrics.get(objective.metric)
+                row = {"intermediate_trial_id": trial.id, "intermediate_epoch": epoch,
+                       "intermediate_value": value, "intermediate_metrics": metrics,
+                       "intermediate_created_at": now}
+                if plan.early_stopping is None and (trial.last_epoch is None
+                                                    or epoch > trial.last_epoch):
+                    rows.queue(INTERMEDIATE, insert, row)
+                elif not rows.insert_now(insert, row):
+                    continue  # this epoch was reported before: nothing changes
+                stored = True
+                record_epoch(trial, epoch, value, objective.goal)
+                if (trial.stop_cause is None and value is not None
+                        and self._stops_early(rows, plan, search, trial, epoch)):
+                    request_stop(trial, StopCause.of_rule(plan.spec.early_stopping.kind))
+            if stored:
+                reported(search, trial, now, self.lease_seconds)
+                rows.save(trial, search)
+            return Action(trial.stop_reason, trial.lease_expires_at)
+
+    @staticmethod
+    def _stops_early(rows: Rows, plan: Plan, search: SearchRecord, trial: TrialRecord,
+                     epoch: int) -> bool:
+        """Whether the search's early-stopping rule stops the trial after this epoch, whose
+        row is already written (it counts among the trial's values)."""
+        if plan.early_stopping is None or trial.id is None:
+            return False
+        return plan.early_stopping.should_stop(
+            epoch, rows.epoch_values(trial.id), rows.completed_values_at(search.id, epoch),
+            search.spec.objective.goal)
+
+    # --- the end of a trial --------------------------------------------------------------------
+
+    def complete(self, trial_id: int, lease_token: str, metrics: Metrics) -> TrialRecord:
+        """Finish the trial with its final metrics; the same call again changes nothing."""
+        with self._transaction() as rows:
+            now = utcnow()
+            search, trial = rows.lock_search_of_trial(trial_id)
+            if finished_with(trial, lease_token, metrics):
+                return trial
+            check_lease(trial, lease_token, Event.FINISH)
+            finish(search, trial, metrics, now)
+            rows.save(trial, search)
+            return trial
+
+    def fail(self, trial_id: int, lease_token: str, error: str, retry: bool) -> TrialRecord:
+        """Record the worker's failure: failed, or back to pending when it asks for a retry."""
+        with self._transaction() as rows:
+            now = utcnow()
+            search, trial = rows.lock_search_of_trial(trial_id)
+            check_lease(trial, lease_token, Event.FAIL)
+            fail(search, trial, error, retry, now)
+            if trial.status == TrialStatus.PENDING:
+                rows.delete_epochs(trial)
+            rows.save(trial, search)
+            return trial
+
+    def stop(self, trial_id: int) -> TrialRecord:
+        """A user asks a running trial to stop; its worker hears it at its next call."""
+        with self._transaction() as rows:
+            search, trial = rows.lock_search_of_trial(trial_id)
+            stop(search, trial, utcnow())
+            rows.save(trial, search)
+            return trial
+
+    def cancel(self, search_id: int) -> None:
+        """Cancel the search: pending trials are cancelled, running ones told to stop."""
+        with self._transaction() as rows:
+            search = rows.lock_search(search_id)
+            if search is None:
+                raise NotFound(f"search {search_id} not found")
+            live = rows.live(search) if search.status == SearchStatus.RUNNING else []
+            cancel(search, live, utcnow())
+            rows.save(search, *live)

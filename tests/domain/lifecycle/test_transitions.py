@@ -1,0 +1,242 @@
+"""The trial lifecycle's rules: the transition table, walked; leases; stop causes; searches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain.errors import Invalid
+from domain.lifecycle.records import SearchRecord, TrialRecord
+from domain.lifecycle.states import TERMINAL, SearchStatus, StopCause, TrialStatus
+from domain.lifecycle.transitions import (
+    SEARCHES,
+    TRIALS,
+    Event,
+    IllegalTransition,
+    LeaseLost,
+    assign,
+    cancel,
+    cancel_trial,
+    check_lease,
+    extend,
+    fail,
+    final_status,
+    finish,
+    finish_if_done,
+    lease_expired,
+    new_trial,
+    record_epoch,
+    release,
+    request_stop,
+    requeue,
+    stop,
+)
+from service.search.spec import parse_spec
+from tests.service.helpers import make_spec
+
+NOW = datetime(2026, 12, 3, 12, 0, 0)
+
+
+def search_record(max_attempts: int = 2, max_trials: int = 4) -> SearchRecord:
+    spec = parse_spec(make_spec(budget={"max_trials": max_trials, "max_parallel": 2,
+                                        "max_attempts": max_attempts}))
+    return SearchRecord(
+        id=1, status=SearchStatus.RUNNING, spec=spec, spec_text="{}", max_trials=max_trials,
+        n_trials=0, counts=dict.fromkeys(TrialStatus, 0), last_seq=0, rounds=[],
+        best_trial_id=None, best_value=None, updated_at=NOW, finished_at=None,
+    )
+
+
+def trial_in(search: SearchRecord, status: TrialStatus) -> TrialRecord:
+    """A stored trial of the search in the given state (counted by the search)."""
+    trial = new_trial(search, {"learning_rate": 0.01}, 0, NOW)
+    trial.id = search.n_trials
+    if status != TrialStatus.PENDING:
+        assign(search, trial, "w/1", NOW, 60)
+    if status in TERMINAL:
+        search.counts[trial.status] -= 1
+        search.counts[status] += 1
+        trial.status = status
+    return trial
+
+
+CALLS: dict[Event, Callable[[SearchRecord, TrialRecord], Any]] = {
+    Event.ASSIGN: lambda search, trial: assign(search, trial, "w/2", NOW, 60),
+    Event.EXTEND: lambda search, trial: extend(trial, NOW, 60),
+    Event.REPORT: lambda search, trial: record_epoch(trial, 0, 0.5, "maximize"),
+    Event.STOP: lambda search, trial: request_stop(trial, StopCause.USER),
+    Event.RELEASE: lambda search, trial: release(search, trial, "worker gone", NOW),
+    Event.FINISH: lambda search, trial: finish(search, trial, {"dev_accuracy": 0.5}, NOW),
+    Event.FAIL: lambda search, trial: fail(search, trial, "boom", False, NOW),
+    Event.CANCEL: lambda search, trial: cancel_trial(search, trial, NOW),
+}
+
+
+@pytest.mark.parametrize("status", list(TrialStatus))
+@pytest.mark.parametrize("event", list(Event))
+def test_every_event_from_every_state_follows_the_table(event: Event, status: TrialStatus):
+    search = search_record()
+    trial = trial_in(search, status)
+    counts = dict(search.counts)
+    allowed = TRIALS.get((event, status))
+    if allowed is None:
+        with pytest.raises(IllegalTransition, match=f"trial {trial.id} is {status}, not "):
+            CALLS[event](search, trial)
+        assert trial.status == status and search.counts == counts
+        return
+    CALLS[event](search, trial)
+    assert trial.status in allowed
+    assert sum(search.counts.values()) == sum(counts.values())
+    assert search.counts[trial.status] == counts.get(trial.status, 0) + (
+        trial.status != status)
+
+
+def test_every_event_has_a_call_and_the_terminal_states_have_no_way_out():
+    assert set(CALLS) == set(Event)
+    assert not any(status in TERMINAL for _, status in TRIALS)
+    assert {to for targets in TRIALS.values() for to in targets} == set(TrialStatus)
+    assert {status for _, status in SEARCHES} == {SearchStatus.RUNNING}
+
+
+def test_a_change_moves_the_cursor_and_a_lease_extension_does_not():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    seq = search.last_seq
+    extend(trial, NOW + timedelta(seconds=5), 60)
+    assert search.last_seq == seq and trial.lease_expires_at == NOW + timedelta(seconds=65)
+    stop(search, trial, NOW)
+    assert search.last_seq == seq + 1 and trial.seq == search.last_seq
+    stop(search, trial, NOW)  # told before: nothing changes
+    assert search.last_seq == seq + 1
+
+
+@pytest.mark.parametrize("cause, ends", [
+    (None, TrialStatus.COMPLETED),
+    (StopCause.USER, TrialStatus.COMPLETED),
+    (StopCause.MEDIAN_RULE, TrialStatus.PRUNED),
+    (StopCause.SEARCH_CANCELLED, TrialStatus.CANCELLED),
+])
+def test_a_finished_trial_ends_as_its_stop_cause_says(cause: StopCause | None,
+                                                      ends: TrialStatus):
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    if cause is not None:
+        assert request_stop(trial, cause) is True
+        assert trial.stop_reason == cause.reason
+    finish(search, trial, {"dev_accuracy": 0.75}, NOW)
+    assert trial.status == ends and trial.finished_at == NOW and trial.lease_expires_at is None
+    assert (search.best_trial_id == trial.id) is (ends == TrialStatus.COMPLETED)
+
+
+def test_the_stop_reason_text_does_not_decide_the_final_state():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    trial.stop_reason = "stopped by user"  # display text without a cause: no stop
+    assert final_status(search, trial) == TrialStatus.COMPLETED
+    trial.stop_reason, trial.stop_cause = None, StopCause.MEDIAN_RULE
+    assert final_status(search, trial) == TrialStatus.PRUNED
+
+
+def test_every_stop_cause_names_its_final_state_and_early_stopping_rule():
+    for cause in StopCause:
+        assert cause.final_status in TERMINAL
+    assert StopCause.of_rule("median") == StopCause.MEDIAN_RULE
+    with pytest.raises(ValueError, match="'none' stops no trial"):
+        StopCause.of_rule("none")
+
+
+def test_finishing_needs_a_finite_objective_value():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    with pytest.raises(Invalid, match="dev_accuracy' must be present and finite"):
+        finish(search, trial, {"dev_loss": 0.1}, NOW)
+    assert trial.status == TrialStatus.RUNNING
+
+
+def test_a_lease_needs_its_token_then_a_running_trial():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    assert trial.lease_token is not None and len(trial.lease_token) == 32
+    with pytest.raises(LeaseLost, match="not the trial's current one"):
+        check_lease(trial, "0" * 32, Event.REPORT)
+    check_lease(trial, trial.lease_token, Event.REPORT)
+    finish(search, trial, {"dev_accuracy": 0.5}, NOW)
+    with pytest.raises(IllegalTransition, match="is completed, not running: cannot report"):
+        check_lease(trial, trial.lease_token, Event.REPORT)
+
+
+def test_a_lease_expires_strictly_after_its_end():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    end = trial.lease_expires_at
+    assert end is not None
+    assert not lease_expired(trial, end)
+    assert lease_expired(trial, end + timedelta(microseconds=1))
+    finish(search, trial, {"dev_accuracy": 0.5}, NOW)
+    assert not lease_expired(trial, end + timedelta(days=1))
+
+
+def test_a_requeued_trial_runs_again_until_its_attempts_are_spent():
+    search = search_record(max_attempts=2)
+    trial = trial_in(search, TrialStatus.RUNNING)
+    record_epoch(trial, 0, 0.4, "maximize")
+    assert requeue(search, trial, NOW) == TrialStatus.PENDING
+    assert trial.attempt == 2 and trial.value is None and trial.last_epoch is None
+    assert trial.lease_token is None and trial.worker_id is None
+    assert trial.error == "lease expired at 2026-12-03T12:01:00Z (worker w/1)"
+    assign(search, trial, "w/2", NOW, 60)
+    assert requeue(search, trial, NOW) == TrialStatus.FAILED
+    assert trial.stop_cause == StopCause.ATTEMPTS_EXHAUSTED
+    assert trial.error.endswith("attempt 2 of 2, no attempts left")
+
+
+def test_a_released_trial_that_was_told_to_stop_ends_as_told():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    record_epoch(trial, 1, 0.6, "maximize")
+    stop(search, trial, NOW)
+    assert release(search, trial, "worker gone", NOW) == TrialStatus.COMPLETED
+    assert search.best_trial_id == trial.id and search.best_value == 0.6
+
+
+def test_a_failure_without_retry_is_the_worker_s_error():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    fail(search, trial, "diverged at epoch 3", False, NOW)
+    assert trial.status == TrialStatus.FAILED and trial.stop_cause == StopCause.WORKER_ERROR
+    other = trial_in(search, TrialStatus.RUNNING)
+    fail(search, other, "shutting down", True, NOW)
+    assert other.status == TrialStatus.PENDING and other.attempt == 2
+
+
+def test_a_search_completes_when_its_budget_is_spent_and_nothing_is_in_flight():
+    search = search_record(max_trials=1)
+    trial = trial_in(search, TrialStatus.RUNNING)
+    finish_if_done(search, NOW)
+    assert search.status == SearchStatus.RUNNING
+    finish(search, trial, {"dev_accuracy": 0.5}, NOW)
+    assert search.status == SearchStatus.COMPLETED and search.finished_at == NOW
+
+
+def test_cancel_cancels_pending_trials_and_tells_running_ones_to_stop():
+    search = search_record()
+    pending, running = trial_in(search, TrialStatus.PENDING), trial_in(search, TrialStatus.RUNNING)
+    cancel(search, [pending, running], NOW)
+    assert search.status == SearchStatus.CANCELLED
+    assert pending.status == TrialStatus.CANCELLED
+    assert pending.stop_cause == StopCause.SEARCH_CANCELLED
+    assert running.status == TrialStatus.RUNNING and running.stop_reason == "search cancelled"
+    cancel(search, [], NOW)  # again: nothing changes
+    assert search.status == SearchStatus.CANCELLED
+    finish(search, running, {"dev_accuracy": 0.9}, NOW)
+    assert running.status == TrialStatus.CANCELLED and search.best_trial_id is None
+
+
+def test_a_completed_search_cannot_be_cancelled():
+    search = search_record(max_trials=1)
+    finish(search, trial_in(search, TrialStatus.RUNNING), {"dev_accuracy": 0.5}, NOW)
+    with pytest.raises(IllegalTransition, match="already completed: nothing to cancel"):
+        cancel(search, [], NOW)
