@@ -18,9 +18,9 @@ import argparse
 import time
 from collections.abc import Callable
 
+from domain.space import Space
+from domain.spec import parse_spec
 from service.search.samplers import Sampler, TrialRecord, make_sampler, trial_rng
-from service.search.space import Space
-from service.search.spec import parse_spec
 
 SPEC = {
     "name": "bench",

@@ -16,13 +16,13 @@ from typing import Protocol
 
 import numpy as np
 
-from service.search.space import Space
-from service.search.spec import (
-    CoarseToFineSampler,
-    GridSampler,
-    RandomSampler,
+from domain.space import Space
+from domain.spec import (
+    CoarseToFineSamplerSpec,
+    GridSamplerSpec,
+    RandomSamplerSpec,
     SearchSpec,
-    SobolSampler,
+    SobolSamplerSpec,
 )
 
 FINISHED = frozenset({"completed", "failed", "pruned", "cancelled"})
@@ -67,7 +67,7 @@ def trial_rng(seed: int, number: int) -> np.random.Generator:
     return np.random.default_rng([seed, number])
 
 
-class RandomSearch:
+class RandomSampler:
     """Each trial an independent uniform draw in the unit cube, mapped by the scales."""
 
     def sample(
@@ -80,7 +80,7 @@ class RandomSearch:
 
 
 @dataclass(frozen=True)
-class GridSearch:
+class GridSampler:
     """Trial n is grid point n (Space.grid_point); None once the grid is used up."""
 
     points: int
@@ -97,7 +97,7 @@ class GridSearch:
 
 
 @dataclass(frozen=True)
-class SobolSearch:
+class SobolSampler:
     """Trial n is point n of a Sobol' sequence scrambled with the search's seed."""
 
     seed: int
@@ -117,7 +117,7 @@ class SobolSearch:
 
 
 @dataclass(frozen=True)
-class CoarseToFineSearch:
+class CoarseToFineSampler:
     """Rounds of `round_size` trials, each sampling uniformly inside a unit-space box.
 
     Round 0's box is the whole cube. Round r+1 starts when every trial of round
@@ -196,14 +196,14 @@ def _box(space: Space, lows: np.ndarray, widths: np.ndarray) -> Box:
 def make_sampler(spec: SearchSpec) -> Sampler:
     """The sampler a validated spec asks for."""
     sampler = spec.sampler
-    if isinstance(sampler, RandomSampler):
-        return RandomSearch()
-    if isinstance(sampler, GridSampler):
-        return GridSearch(sampler.grid_points)
-    if isinstance(sampler, SobolSampler):
-        return SobolSearch(sampler.seed)
-    if isinstance(sampler, CoarseToFineSampler):
-        return CoarseToFineSearch(
+    if isinstance(sampler, RandomSamplerSpec):
+        return RandomSampler()
+    if isinstance(sampler, GridSamplerSpec):
+        return GridSampler(sampler.grid_points)
+    if isinstance(sampler, SobolSamplerSpec):
+        return SobolSampler(sampler.seed)
+    if isinstance(sampler, CoarseToFineSamplerSpec):
+        return CoarseToFineSampler(
             sampler.round_size, sampler.top_fraction, sampler.shrink, spec.objective.goal
         )
     raise ValueError(f"sampler kind {sampler.kind!r} has no implementation")

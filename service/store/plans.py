@@ -13,11 +13,11 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, select
 
+from domain.space import Space
+from domain.spec import SearchSpec
 from service.db.models import Intermediate, Trial
 from service.search.early_stopping import MedianRule, make_early_stopping
 from service.search.samplers import Proposal, Sampler, TrialRecord, make_sampler, trial_rng
-from service.search.space import Space
-from service.search.spec import SearchSpec
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from domain.spec import SearchSpec
 from service.db.models import Dataset, Search, Trial
 from service.db.session import Database
 from service.errors import Conflict, Invalid, NotFound
-from service.search.spec import SearchSpec
 from service.store.changes import SEARCH_CANCELLED, lock_search, move, touch, utcnow
 from service.store.plans import build_plan
 

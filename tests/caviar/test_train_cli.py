@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from domain.training import KEYS
 from worker.datasets import load_builtin
-from worker.nn.config import KEYS
 
 CAVIAR = str(Path(sys.executable).parent / "caviar")
 EPOCH_FIELDS = ["epoch", "train_loss", "dev_loss", "dev_accuracy", "learning_rate", "seconds"]

@@ -4,18 +4,18 @@ import numpy as np
 import pytest
 from scipy.stats import qmc
 
+from domain.space import Space
+from domain.spec import parse_spec
 from service.search.samplers import (
-    CoarseToFineSearch,
-    GridSearch,
+    CoarseToFineSampler,
+    GridSampler,
     Proposal,
-    RandomSearch,
-    SobolSearch,
+    RandomSampler,
+    SobolSampler,
     TrialRecord,
     make_sampler,
     trial_rng,
 )
-from service.search.space import Space
-from service.search.spec import parse_spec
 
 PARAMETERS = {
     "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
@@ -73,17 +73,17 @@ def test_same_seed_same_sequence(sampler):
 
 
 def test_make_sampler_builds_the_kind_the_spec_names():
-    assert isinstance(make_sampler(spec_of({"kind": "random"})), RandomSearch)
-    assert make_sampler(spec_of({"kind": "grid", "grid_points": 4})) == GridSearch(4)
-    assert make_sampler(spec_of({"kind": "sobol", "seed": 3})) == SobolSearch(3)
+    assert isinstance(make_sampler(spec_of({"kind": "random"})), RandomSampler)
+    assert make_sampler(spec_of({"kind": "grid", "grid_points": 4})) == GridSampler(4)
+    assert make_sampler(spec_of({"kind": "sobol", "seed": 3})) == SobolSampler(3)
     ctf = make_sampler(spec_of({"kind": "coarse_to_fine", "shrink": 0.3},
                                objective={"metric": "dev_loss"}))
-    assert ctf == CoarseToFineSearch(10, 0.2, 0.3, "minimize")
+    assert ctf == CoarseToFineSampler(10, 0.2, 0.3, "minimize")
 
 
 def test_random_draws_depend_on_the_trial_number_only():
     space = Space.from_spec(spec_of({"kind": "random"}).parameters)
-    sampler = RandomSearch()
+    sampler = RandomSampler()
     a = sampler.sample(space, [], trial_rng(0, 5))
     b = sampler.sample(space, [TrialRecord(0, {}, "failed", None)] * 3, trial_rng(0, 5))
     assert a == b
@@ -168,7 +168,7 @@ def test_coarse_to_fine_waits_for_its_round_and_moves_boxes_inside_the_cube():
 
 
 def test_coarse_to_fine_minimizes_when_the_goal_says_so_and_keeps_a_box_without_results():
-    sampler = CoarseToFineSearch(round_size=2, top_fraction=0.5, shrink=0.5, goal="minimize")
+    sampler = CoarseToFineSampler(round_size=2, top_fraction=0.5, shrink=0.5, goal="minimize")
     space = Space.from_spec(spec_of({"kind": "random"}, UNIT).parameters)
     history = [TrialRecord(0, space.from_unit([0.1, 0.1]), "completed", 0.2, 0),
                TrialRecord(1, space.from_unit([0.9, 0.9]), "completed", 0.9, 0)]
@@ -182,7 +182,7 @@ def test_coarse_to_fine_minimizes_when_the_goal_says_so_and_keeps_a_box_without_
 
 def test_coarse_to_fine_top_fraction_counts_exactly():
     """0.3 of 10 completed trials is 3 (not 4 through floating-point rounding)."""
-    sampler = CoarseToFineSearch(round_size=10, top_fraction=0.3, shrink=0.5, goal="maximize")
+    sampler = CoarseToFineSampler(round_size=10, top_fraction=0.3, shrink=0.5, goal="maximize")
     space = Space.from_spec(spec_of({"kind": "random"}, UNIT).parameters)
     corners = [0.1, 0.2, 0.3] + [0.9] * 7
     history = [TrialRecord(i, space.from_unit([x, x]), "completed", -float(i), 0)

@@ -1,7 +1,7 @@
 """The search space's parameter models: float, int and choice, tagged by `type`.
 
 Each model checks what it can on its own (a non-empty range, a scale its range
-allows); whether a parameter suits its training key is checked in `keys.py`.
+allows); whether a parameter suits its training key is checked in `spec_keys.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from service.search.errors import RuleError, raise_rule_errors, without_union_tag
+from domain.errors import RuleError, raise_rule_errors, without_union_tag
 
 MAX_CHOICE_VALUES = 1000
 
