@@ -59,7 +59,7 @@ __all__ = [
     "parse_spec",
 ]
 
-MAX_TRIALS_LIMIT = 10_000
+MAX_TRIALS_LIMIT = 10_000  # the server's default (CAVIAR_MAX_TRIALS) and the CLI's offline check
 MAX_TRIALS_CONTEXT = "max_trials_limit"
 MAX_PARAMETERS = 64
 _NAME_CHAR = r"[A-Za-z0-9_.,:;=+@#()/-]"

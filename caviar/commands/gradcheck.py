@@ -22,7 +22,7 @@ from worker.nn.network import Architecture, Network
 FAIL_ABOVE = gradcheck.LOOK
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the gradcheck parser."""
     parser = subparsers.add_parser(
         "gradcheck",

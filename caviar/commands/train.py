@@ -33,7 +33,7 @@ HELP_WIDTH = 79
 EPOCH_FIELDS = ("epoch", "train_loss", "dev_loss", "dev_accuracy", "learning_rate", "seconds")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `train` parser; its handler is `run`."""
     parser = subparsers.add_parser(
         "train",
