@@ -33,7 +33,7 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-def _not_bool(what: str) -> BeforeValidator:
+def not_bool(what: str) -> BeforeValidator:
     """Pydantic would read true as 1; a number field takes numbers only."""
 
     def check(value: Any) -> Any:
@@ -44,8 +44,8 @@ def _not_bool(what: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-Number = Annotated[float, _not_bool("a finite number")]
-Integer = Annotated[int, _not_bool("an integer")]
+Number = Annotated[float, not_bool("a finite number")]
+Integer = Annotated[int, not_bool("an integer")]
 
 
 def _choice_value(value: Any) -> Any:
@@ -66,7 +66,10 @@ def _choice_value(value: Any) -> Any:
 
 ChoiceValue = Annotated[
     bool | int | float | str | list[int],
-    PlainValidator(_choice_value, json_schema_input_type=bool | int | float | str | list[int]),
+    PlainValidator(
+        _choice_value,
+        json_schema_input_type=bool | int | float | str | Annotated[list[int], Field(min_length=1)],
+    ),
 ]
 
 

@@ -33,8 +33,10 @@ from domain.params import (
     Number,
     ParamSpec,
     SpecModel,
+    not_bool,
 )
 from domain.spec_keys import check_combinations, check_fixed, check_parameter
+from domain.training import KEYS
 
 __all__ = [
     "BuiltinDatasetSpec",
@@ -71,16 +73,20 @@ NAME_RULE = (
 PER_EPOCH_METRICS = ("dev_accuracy", "dev_loss", "train_loss")
 SEED_MAX = 2**32 - 1
 
-Seed = Annotated[Integer, Field(ge=0, le=SEED_MAX)]
+# The bounds come before the validator so that the JSON Schema shows them as minimum/maximum.
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX), not_bool("an integer")]
 Goal = Literal["maximize", "minimize"]
 
 
 # --- dataset ---------------------------------------------------------------------------------
 
+_BUILTIN_NAME_SCHEMA: dict[str, Any] = {"enum": list(BUILTIN_NAMES)}
+
+
 class BuiltinDatasetSpec(SpecModel):
     """A built-in dataset by name (domain.datasets), with its options, defaults filled in."""
 
-    name: str
+    name: str = Field(json_schema_extra=_BUILTIN_NAME_SCHEMA)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -130,7 +136,11 @@ DatasetSpec = Annotated[
         ),
     ],
     WrapValidator(without_union_tag(("builtin", "uploaded"))),
-    BeforeValidator(_dataset_object),
+    BeforeValidator(
+        _dataset_object,
+        json_schema_input_type=Annotated[str, Field(json_schema_extra=_BUILTIN_NAME_SCHEMA)]
+        | Annotated[int, Field(ge=1)] | BuiltinDatasetSpec | UploadedDatasetSpec,
+    ),
 ]
 
 
@@ -279,17 +289,43 @@ EarlyStoppingSpec = Annotated[
 # --- the spec --------------------------------------------------------------------------------
 
 class SearchSpec(SpecModel):
-    """A search: what to train on, what to search, what to optimize, and how much."""
+    """A search: what to train on, what to search, what to optimize, and how much.
 
-    name: str
-    dataset: DatasetSpec
-    split: SplitSpec = Field(default_factory=SplitSpec)
-    objective: Objective = Field(default_factory=Objective)
-    budget: Budget = Field(default_factory=Budget)
-    sampler: SamplerSpec = Field(default_factory=RandomSamplerSpec)
-    early_stopping: EarlyStoppingSpec = Field(default_factory=NoEarlyStoppingSpec)
-    parameters: dict[str, ParamSpec] = Field(min_length=1, max_length=MAX_PARAMETERS)
-    fixed: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
+    Its JSON Schema (`SearchSpec.model_json_schema()`) is the body of POST /searches:
+    generated from the same definitions as the checks (the training keys, the built-in
+    names, the name's pattern); a rule between fields (low < high, a key not both
+    searched and fixed) is the server's to check.
+    """
+
+    name: str = Field(description=NAME_RULE,
+                      json_schema_extra={"pattern": f"^{NAME_PATTERN.pattern}$"})
+    dataset: DatasetSpec = Field(description="a built-in dataset's name, {name, options}, or an "
+                                 "uploaded dataset's id or {id}")
+    split: SplitSpec = Field(default_factory=SplitSpec,
+                             description="the held-out fractions and the split's seed")
+    objective: Objective = Field(default_factory=Objective,
+                                 description="the metric to optimize and its goal")
+    budget: Budget = Field(default_factory=Budget, description="trials in all and at once, "
+                           "and attempts per trial; max_trials is at most the server's limit "
+                           f"(CAVIAR_MAX_TRIALS, {MAX_TRIALS_LIMIT} by default)")
+    sampler: SamplerSpec = Field(default_factory=RandomSamplerSpec,
+                                 description="how trials are chosen; kind defaults to random")
+    early_stopping: EarlyStoppingSpec = Field(default_factory=NoEarlyStoppingSpec,
+                                              description="which running trials stop early; "
+                                              "kind defaults to none")
+    parameters: dict[str, ParamSpec] = Field(
+        min_length=1, max_length=MAX_PARAMETERS,
+        description="the training keys searched, each with its range or choices",
+        json_schema_extra={"propertyNames": {"enum": list(KEYS)}},
+    )
+    fixed: dict[str, Any] = Field(
+        default_factory=dict, max_length=MAX_PARAMETERS,
+        description="the training keys set for every trial",
+        json_schema_extra={
+            "properties": {key: spec.json_schema() for key, spec in KEYS.items()},
+            "additionalProperties": False,
+        },
+    )
 
     @field_validator("name")
     @classmethod

@@ -86,6 +86,25 @@ class KeySpec:
             text += f" with {lo}value{hi}" if self.kind != "int_list" else f", each {lo}n{hi}"
         return text
 
+    def json_schema(self) -> dict[str, Any]:
+        """The key's values as JSON Schema: type, bounds or choices, default, and `doc`."""
+        schema: dict[str, Any]
+        if self.kind == "choice":
+            schema = {"type": "string", "enum": list(self.choices)}
+        elif self.kind == "bool":
+            schema = {"type": "boolean"}
+        else:
+            number: dict[str, Any] = {"type": "number" if self.kind == "float" else "integer"}
+            if self.low is not None:
+                number["exclusiveMinimum" if self.low_open else "minimum"] = self.low
+            if self.high is not None:
+                number["exclusiveMaximum" if self.high_open else "maximum"] = self.high
+            schema = ({"type": "array", "items": number, "minItems": 1}
+                      if self.kind == "int_list" else number)
+        if self.nullable:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        return {**schema, "default": self.default, "description": self.doc}
+
     def check(self, value: Any) -> Any:
         """Return the value in its canonical Python type, or raise ConfigError."""
         if value is None:
