@@ -22,11 +22,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.error_format import clean_errors
+# Re-exported for service/api/worker.py, which imports it from here.
+from domain.error_format import clean_errors as clean_errors
 from service.errors import Conflict, Invalid, NotFound
 
 
-def unprocessable(errors: list[dict]) -> JSONResponse:
+def unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
     """A 422 answer with the given error items."""
     return JSONResponse({"detail": errors}, status_code=422)
 
