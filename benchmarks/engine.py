@@ -23,7 +23,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from worker.nn.config import TrainingConfig
+from domain.training import TrainingConfig
 from worker.nn.train import train
 
 CASES = [((64, 256, 256, 10), 64), ((64, 256, 256, 10), 256),

@@ -39,10 +39,10 @@ import yaml  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from domain.training import TrainingConfig  # noqa: E402
 from tests.support.processes import live_server  # noqa: E402
 from worker.cache import DataCache  # noqa: E402
 from worker.client import CaviarClient, DatasetRef  # noqa: E402
-from worker.nn.config import TrainingConfig  # noqa: E402
 from worker.nn.train import train  # noqa: E402
 
 

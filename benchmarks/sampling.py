@@ -18,9 +18,9 @@ import argparse
 import time
 from collections.abc import Callable
 
-from service.search.samplers import Sampler, TrialRecord, make_sampler, trial_rng
-from service.search.space import Space
-from service.search.spec import parse_spec
+from domain.space import Space
+from domain.spec import parse_spec
+from service.search.samplers import HistoryEntry, Sampler, make_sampler, trial_rng
 
 SPEC = {
     "name": "bench",
@@ -51,15 +51,15 @@ def best_cpu_seconds(action: Callable[[], object], rounds: int, repeat: int) -> 
     return best
 
 
-def history_of(space: Space, n: int, round_size: int) -> list[TrialRecord]:
+def history_of(space: Space, n: int, round_size: int) -> list[HistoryEntry]:
     """n finished trials with random params and values, in rounds of round_size."""
-    return [TrialRecord(i, space.from_unit(trial_rng(99, i).random(len(space.dims))),
+    return [HistoryEntry(i, space.from_unit(trial_rng(99, i).random(len(space.dims))),
                         "completed", float(trial_rng(98, i).random()), i // round_size)
             for i in range(n)]
 
 
 def proposal(
-    sampler: Sampler, space: Space, history: list[TrialRecord], seed: int
+    sampler: Sampler, space: Space, history: list[HistoryEntry], seed: int
 ) -> Callable[[], object]:
     """One proposal as the server makes it: a fresh generator for the next trial number."""
     return lambda: sampler.sample(space, history, trial_rng(seed, len(history)))

@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from domain.spec import parse_spec
 from service.db.migrate import upgrade_to_head
 from service.db.session import Database
-from service.search.spec import parse_spec
 from service.store import protocol
 from service.store.searches import create_search
 from tests.service.helpers import make_spec

@@ -20,6 +20,7 @@ COMMANDS = {
     "serve": "run the server (REST API, dashboard, SQL storage)",
     "worker": "run worker processes that pull trials from a server and train them",
     "submit": "create a search from a YAML spec; --watch follows it live",
+    "validate": "check search specs offline, by the server's rules",
     "status": "list searches, or show one search's counts and leaderboard",
     "cancel": "cancel a search",
     "demo": "run server, workers and the example search on this machine",
@@ -42,7 +43,10 @@ def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line, run the subcommand, and turn bad input into exit code 2."""
+    """Parse the command line, run the subcommand, and turn bad input into exit code 2.
+
+    A UsageError is printed one line per problem (a spec's broken rules), no traceback.
+    """
     argv = sys.argv[1:] if argv is None else argv
     parser = _build_parser(argv)
     args = parser.parse_args(argv)
@@ -53,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except UsageError as error:
-        print(f"caviar {args.command}: error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"caviar {args.command}: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -22,6 +22,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from domain.spec import MAX_TRIALS_LIMIT
+
 
 class SettingsError(ValueError):
     """A CAVIAR_* variable with a bad value; the message names it and the rule."""
@@ -59,7 +61,7 @@ class Settings:
     database_url: str = "sqlite:///./caviar.db"
     lease_seconds: float = 60.0
     heartbeat_seconds: float = 10.0
-    max_trials: int = 10_000
+    max_trials: int = MAX_TRIALS_LIMIT  # the default the CLI checks specs offline with
     max_upload_bytes: int = 100 * 1024 * 1024
     requeue_seconds: float = 2.0
     workers: int = 1

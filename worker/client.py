@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from domain.error_format import error_line
+
 API = "/api/v1"
 
 
@@ -41,7 +43,7 @@ class ApiError(ClientError):
     def messages(self) -> list[str]:
         """One line per error: `field: rule` for validation errors, else the sentence."""
         if isinstance(self.detail, list):
-            return [_validation_line(item) for item in self.detail]
+            return [error_line(item) for item in self.detail]
         return [format_detail(self.detail)]
 
 
@@ -49,18 +51,10 @@ class LeaseLost(ApiError):
     """409: the lease token is no longer the trial's current one; drop the trial."""
 
 
-def _validation_line(item: Any) -> str:
-    if not isinstance(item, Mapping):
-        return str(item)
-    loc = [str(part) for part in item.get("loc", []) if part not in ("body", "query", "path")]
-    where = ".".join(loc) or "request"
-    return f"{where}: {item.get('msg', '')}"
-
-
 def format_detail(detail: Any) -> str:
     """The server's `detail` as one line."""
     if isinstance(detail, list):
-        return "; ".join(_validation_line(item) for item in detail)
+        return "; ".join(error_line(item) for item in detail)
     return str(detail)
 
 
@@ -279,13 +273,6 @@ class CaviarClient:
         return response.content, response.headers.get("X-Caviar-SHA256")
 
     # Searches, trials and datasets.
-
-    def health(self) -> bool:
-        """True when the server answers /healthz with 200 (no retries)."""
-        try:
-            return self._http.get("/healthz").status_code == 200
-        except httpx.HTTPError:
-            return False
 
     def create_search(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("POST", "/searches", json=dict(spec), idempotent=False)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from domain.training import ConfigError, TrainingConfig
 from worker.cache import DataCache
 from worker.client import (
     ApiError,
@@ -32,7 +33,6 @@ from worker.client import (
     ServerUnavailable,
 )
 from worker.datasets import DatasetError, Split
-from worker.nn.config import ConfigError, TrainingConfig
 from worker.nn.train import TrainResult, train
 from worker.session import TrialSession
 

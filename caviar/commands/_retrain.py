@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from domain.training import TrainingConfig
 from worker.cache import DataCache
 from worker.client import CaviarClient, DatasetRef
-from worker.nn.config import TrainingConfig
 from worker.nn.train import train
 
 

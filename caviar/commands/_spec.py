@@ -1,13 +1,22 @@
-"""Reading a search spec from a YAML (or JSON) file for `caviar submit` and `caviar demo`."""
+"""Reading a search spec from a YAML (or JSON) file, and checking it as the server would.
+
+`caviar submit`, `caviar validate` and `caviar demo` share both steps. The check
+is the server's own (`domain.spec.parse_spec`, with its default `max_trials`
+limit), and its errors are the lines a server's 422 prints (`domain.error_format`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from caviar.errors import UsageError
+from caviar.errors import InvalidSpec, UsageError
+from domain.error_format import error_lines
+from domain.spec import SearchSpec, parse_spec
 
 
 def read_spec(path: Path) -> dict[str, Any]:
@@ -16,6 +25,9 @@ def read_spec(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise UsageError(f"SPEC: cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"SPEC: cannot read {path}: not UTF-8 text (byte {error.start})"
+                         ) from None
     try:
         spec = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -27,3 +39,11 @@ def read_spec(path: Path) -> dict[str, Any]:
         raise UsageError(f"SPEC: {path} must hold a mapping (name, dataset, parameters, ...), "
                          f"got {type(spec).__name__}")
     return spec
+
+
+def check_spec(spec: Mapping[str, Any]) -> SearchSpec:
+    """The spec validated by the server's rules; InvalidSpec with one line per broken rule."""
+    try:
+        return parse_spec(spec)
+    except ValidationError as error:
+        raise InvalidSpec(error_lines(error.errors())) from None

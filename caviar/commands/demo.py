@@ -23,7 +23,7 @@ from caviar.commands._demo_spec import DEMO_SPEC_YAML
 from caviar.commands._leaderboard import format_value, goal_of, leaderboard, params_text
 from caviar.commands._local import LocalFleet
 from caviar.commands._server import reports_server_errors
-from caviar.commands._spec import read_spec
+from caviar.commands._spec import check_spec, read_spec
 from caviar.commands._watch import watch
 from caviar.errors import UsageError
 from worker.client import CaviarClient
@@ -31,7 +31,7 @@ from worker.client import CaviarClient
 QUICK = {"max_trials": 8, "epochs": 8}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo", help="run server, workers and the example search on this machine",
         description="Start a server (SQLite in a temporary folder) and workers on this "
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError(f"--workers: must be at least 1, got {args.workers}")
     spec = read_spec(args.spec) if args.spec else yaml.safe_load(DEMO_SPEC_YAML)
+    check_spec(spec)
     if args.quick:
         spec = quick_spec(spec)
     _interrupt_on_signals()

@@ -15,13 +15,14 @@ import math
 import numpy as np
 
 from caviar.errors import UsageError
-from worker.nn import activations, gradcheck, optimizers
+from domain.training import ACTIVATIONS
+from worker.nn import gradcheck, optimizers
 from worker.nn.network import Architecture, Network
 
 FAIL_ABOVE = gradcheck.LOOK
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the gradcheck parser."""
     parser = subparsers.add_parser(
         "gradcheck",
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "2 uses a sigmoid output)")
     parser.add_argument("--samples", default="8", help="examples in the batch (default 8)")
     parser.add_argument("--activation", default="tanh",
-                        help="hidden activation: " + ", ".join(activations.ACTIVATIONS)
+                        help="hidden activation: " + ", ".join(ACTIVATIONS)
                         + " (default tanh: smooth, so any difference is backprop's)")
     parser.add_argument("--batch-norm", action="store_true", help="batch norm in hidden layers")
     parser.add_argument("--l2", default="0", help="L2 strength lambda >= 0 (default 0)")
@@ -80,8 +81,8 @@ def _l2(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Build the network, run the check, print the table; 1 if the overall verdict fails."""
-    if args.activation not in activations.ACTIVATIONS:
-        raise UsageError(f"--activation: must be one of {', '.join(activations.ACTIVATIONS)}, "
+    if args.activation not in ACTIVATIONS:
+        raise UsageError(f"--activation: must be one of {', '.join(ACTIVATIONS)}, "
                          f"got {args.activation!r}")
     arch = Architecture(
         n_features=_integer("--features", args.features, 1),

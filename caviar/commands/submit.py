@@ -1,4 +1,10 @@
-"""`caviar submit`: create a search from a YAML spec; `--watch` follows it live."""
+"""`caviar submit`: create a search from a YAML spec; `--watch` follows it live.
+
+The spec is checked here first, by the server's rules: a spec that breaks one is
+not sent, and its errors are the lines the server's 422 would give. The server
+stays the authority (its own `max_trials` limit, whether an uploaded dataset
+exists): a spec that passes here is sent as written, and a 422 is still shown.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +14,16 @@ from pathlib import Path
 
 from caviar.commands._leaderboard import leaderboard
 from caviar.commands._server import add_server_option, connect, reports_server_errors
-from caviar.commands._spec import read_spec
+from caviar.commands._spec import check_spec, read_spec
 from caviar.commands._watch import watch
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "submit", help="create a search from a YAML spec; --watch follows it live",
-        description="Create a search from a YAML spec and print its id. With --watch, show "
-        "a live progress line and end with the leaderboard; Ctrl-C stops watching and leaves "
-        "the search running.",
+        description="Check a YAML spec by the server's rules (as caviar validate does), then "
+        "create the search and print its id. With --watch, show a live progress line and end "
+        "with the leaderboard; Ctrl-C stops watching and leaves the search running.",
     )
     parser.add_argument("spec", type=Path, metavar="SPEC.yaml", help="the search spec")
     add_server_option(parser)
@@ -29,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @reports_server_errors
 def run(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec)
+    check_spec(spec)
     with connect(args) as client:
         search = client.create_search(spec)
         print(search["id"], flush=True)

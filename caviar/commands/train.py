@@ -14,6 +14,7 @@ import json
 import math
 import signal
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,22 +24,16 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from caviar.errors import UsageError
-from worker.datasets import (
-    BUILTIN_NAMES,
-    Dataset,
-    DatasetError,
-    Split,
-    load_builtin,
-    load_file,
-    split_dataset,
-)
-from worker.nn.config import KEYS, ConfigError, TrainingConfig, check_value, parse_value
+from domain.datasets import BUILTIN_NAMES, DatasetError
+from domain.training import KEYS, ConfigError, TrainingConfig, check_value, parse_value
+from worker.datasets import Dataset, Split, load_builtin, load_file, split_dataset
 from worker.nn.train import EpochReport, TrainResult, train
 
+HELP_WIDTH = 79
 EPOCH_FIELDS = ("epoch", "train_loss", "dev_loss", "dev_accuracy", "learning_rate", "seconds")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `train` parser; its handler is `run`."""
     parser = subparsers.add_parser(
         "train",
@@ -69,10 +64,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _keys_help() -> str:
-    """The training keys with their defaults and rules, for the help text's epilog."""
+    """The training keys, what each does, its default and rule, for the help text's epilog."""
     width = max(len(key) for key in KEYS)
-    lines = [f"  {key.ljust(width)}  default {_show_setting(spec.default)}; {spec.rule()}"
-             for key, spec in KEYS.items()]
+    indent = " " * (width + 4)
+    lines = []
+    for key, spec in KEYS.items():
+        lines += textwrap.wrap(spec.doc, HELP_WIDTH, initial_indent=f"  {key.ljust(width)}  ",
+                               subsequent_indent=indent)
+        lines.append(f"{indent}default {_show_setting(spec.default)}; {spec.rule()}")
     return ("training keys (--set KEY=VALUE or --config):\n" + "\n".join(lines)
             + "\n\nCtrl-C once stops after the current epoch and prints the final metrics.")
 

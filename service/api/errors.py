@@ -7,12 +7,12 @@ A database that does not answer (a lost connection, a lock held too long) is
 a 503, which clients retry.
 
 A 422's detail is a list of `{"loc", "msg", "type"}` (only these keys, so the
-body is always JSON-serializable); 404 and 409 carry a sentence.
+body is always JSON-serializable; `domain.error_format.clean_errors` builds them, and the
+CLI prints its own check of a spec from the same items); 404 and 409 carry a sentence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,18 +22,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.error_format import clean_errors
 from domain.errors import Conflict, Invalid, NotFound
 
 
-def clean_errors(errors: Iterable[Any], prefix: Sequence[str | int] = ()) -> list[dict]:
-    """Pydantic errors reduced to loc, msg and type; loc prefixed (e.g. with "body")."""
-    return [
-        {"loc": [*prefix, *error["loc"]], "msg": str(error["msg"]), "type": str(error["type"])}
-        for error in errors
-    ]
-
-
-def unprocessable(errors: list[dict]) -> JSONResponse:
+def unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
     """A 422 answer with the given error items."""
     return JSONResponse({"detail": errors}, status_code=422)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
+from domain.spec import parse_spec
 from service.api import views
 from service.api.deps import API_PREFIX, SearchId, database, lifecycle, settings
 from service.api.schemas import (
@@ -18,7 +19,6 @@ from service.api.schemas import (
     TrialStatus,
 )
 from service.db.session import Database
-from service.search.spec import parse_spec
 from service.settings import Settings
 from service.store import searches, trials
 from service.store.lifecycle import Lifecycle

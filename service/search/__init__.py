@@ -1,3 +1,5 @@
-"""Search specs and how trials are chosen: the spec schema, scales, the search space,
-samplers and the early-stopping rule. Pure Python + NumPy/SciPy + pydantic: no
-database or web code, so the CLI can validate a spec without the server."""
+"""How the server chooses trials: the samplers and the early-stopping rule.
+
+The search spec, its rules, scales and the search space they work on are the
+domain's (`domain.spec`, `domain.space`): the CLI and the worker share them.
+"""

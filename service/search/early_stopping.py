@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.search.spec import MedianStopping, SearchSpec
+from domain.spec import MedianStoppingSpec, SearchSpec
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,6 @@ class MedianRule:
 def make_early_stopping(spec: SearchSpec) -> MedianRule | None:
     """The spec's early-stopping rule, or None when every trial runs to the end."""
     rule = spec.early_stopping
-    if isinstance(rule, MedianStopping):
+    if isinstance(rule, MedianStoppingSpec):
         return MedianRule(rule.min_trials, rule.min_epochs)
     return None

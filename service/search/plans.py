@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import overload
 
+from domain.space import Space
+from domain.spec import SearchSpec
 from service.search.early_stopping import MedianRule, make_early_stopping
-from service.search.samplers import Proposal, Sampler, TrialRecord, make_sampler, trial_rng
-from service.search.space import Space
-from service.search.spec import SearchSpec
+from service.search.samplers import HistoryEntry, Proposal, Sampler, make_sampler, trial_rng
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def plan_of(spec_text: str) -> Plan:
     return build_plan(SearchSpec.model_validate(spec_dict, context={"max_trials_limit": limit}))
 
 
-class History(Sequence[TrialRecord]):
+class History(Sequence[HistoryEntry]):
     """The search's trials so far, as samplers see them, loaded only if a sampler looks.
 
     Its length is known without a query (the search counts its trials), so a
@@ -55,21 +55,21 @@ class History(Sequence[TrialRecord]):
     100,000 trials; one that reads the trials (coarse_to_fine) loads them once.
     """
 
-    def __init__(self, length: int, load: Callable[[], list[TrialRecord]]) -> None:
+    def __init__(self, length: int, load: Callable[[], list[HistoryEntry]]) -> None:
         self._length = length
         self._load = load
-        self._records: list[TrialRecord] | None = None
+        self._records: list[HistoryEntry] | None = None
 
     def __len__(self) -> int:
         return self._length
 
     @overload
-    def __getitem__(self, index: int) -> TrialRecord: ...
+    def __getitem__(self, index: int) -> HistoryEntry: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[TrialRecord]: ...
+    def __getitem__(self, index: slice) -> list[HistoryEntry]: ...
 
-    def __getitem__(self, index: int | slice) -> TrialRecord | list[TrialRecord]:
+    def __getitem__(self, index: int | slice) -> HistoryEntry | list[HistoryEntry]:
         if self._records is None:
             self._records = self._load()
         return self._records[index]

@@ -12,31 +12,30 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from service.search.space import Space
-from service.search.spec import (
-    CoarseToFineSampler,
-    GridSampler,
-    RandomSampler,
+from domain.lifecycle.states import TERMINAL, TrialStatus
+from domain.space import Space
+from domain.spec import (
+    CoarseToFineSamplerSpec,
+    GridSamplerSpec,
+    RandomSamplerSpec,
     SearchSpec,
-    SobolSampler,
+    SobolSamplerSpec,
 )
-
-FINISHED = frozenset({"completed", "failed", "pruned", "cancelled"})
 
 Box = dict[str, tuple[float, float]]
 
 
 @dataclass(frozen=True)
-class TrialRecord:
+class HistoryEntry:
     """One trial of the search's history: its sampled params, state and objective value."""
 
     number: int
-    params: dict
-    status: str
+    params: dict[str, Any]
+    status: TrialStatus
     value: float | None
     round: int | None = None
 
@@ -54,7 +53,7 @@ class Sampler(Protocol):
     """Proposes params from the space, the history and a generator seeded for this trial."""
 
     def sample(
-        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator
+        self, space: Space, history: Sequence[HistoryEntry], rng: np.random.Generator
     ) -> Proposal | None: ...
 
     def capacity(self, space: Space) -> int | None:
@@ -67,11 +66,11 @@ def trial_rng(seed: int, number: int) -> np.random.Generator:
     return np.random.default_rng([seed, number])
 
 
-class RandomSearch:
+class RandomSampler:
     """Each trial an independent uniform draw in the unit cube, mapped by the scales."""
 
     def sample(
-        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator
+        self, space: Space, history: Sequence[HistoryEntry], rng: np.random.Generator
     ) -> Proposal | None:
         return Proposal(space.from_unit(rng.random(len(space.dims))))
 
@@ -80,13 +79,13 @@ class RandomSearch:
 
 
 @dataclass(frozen=True)
-class GridSearch:
+class GridSampler:
     """Trial n is grid point n (Space.grid_point); None once the grid is used up."""
 
     points: int
 
     def sample(
-        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator
+        self, space: Space, history: Sequence[HistoryEntry], rng: np.random.Generator
     ) -> Proposal | None:
         if len(history) >= space.grid_size(self.points):
             return None
@@ -97,13 +96,13 @@ class GridSearch:
 
 
 @dataclass(frozen=True)
-class SobolSearch:
+class SobolSampler:
     """Trial n is point n of a Sobol' sequence scrambled with the search's seed."""
 
     seed: int
 
     def sample(
-        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator
+        self, space: Space, history: Sequence[HistoryEntry], rng: np.random.Generator
     ) -> Proposal | None:
         from scipy.stats import qmc  # imported here: it costs a second at server start
 
@@ -117,7 +116,7 @@ class SobolSearch:
 
 
 @dataclass(frozen=True)
-class CoarseToFineSearch:
+class CoarseToFineSampler:
     """Rounds of `round_size` trials, each sampling uniformly inside a unit-space box.
 
     Round 0's box is the whole cube. Round r+1 starts when every trial of round
@@ -134,11 +133,11 @@ class CoarseToFineSearch:
     goal: str
 
     def sample(
-        self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator
+        self, space: Space, history: Sequence[HistoryEntry], rng: np.random.Generator
     ) -> Proposal | None:
         rounds = self._rounds(history)
         if len(rounds[-1]) >= self.round_size:
-            if any(trial.status not in FINISHED for trial in rounds[-1]):
+            if any(trial.status not in TERMINAL for trial in rounds[-1]):
                 return None
             rounds.append([])
         box = self._boxes(space, rounds)[-1]
@@ -150,19 +149,19 @@ class CoarseToFineSearch:
     def capacity(self, space: Space) -> int | None:
         return None
 
-    def boxes(self, space: Space, history: Sequence[TrialRecord]) -> list[Box]:
+    def boxes(self, space: Space, history: Sequence[HistoryEntry]) -> list[Box]:
         """The box of every round started so far, round 0 first."""
         return self._boxes(space, self._rounds(history))
 
     @staticmethod
-    def _rounds(history: Sequence[TrialRecord]) -> list[list[TrialRecord]]:
+    def _rounds(history: Sequence[HistoryEntry]) -> list[list[HistoryEntry]]:
         count = 1 + max((trial.round or 0 for trial in history), default=0)
-        rounds: list[list[TrialRecord]] = [[] for _ in range(count)]
+        rounds: list[list[HistoryEntry]] = [[] for _ in range(count)]
         for trial in history:
             rounds[trial.round or 0].append(trial)
         return rounds
 
-    def _boxes(self, space: Space, rounds: list[list[TrialRecord]]) -> list[Box]:
+    def _boxes(self, space: Space, rounds: list[list[HistoryEntry]]) -> list[Box]:
         """The box of each round; every round but the last must have finished."""
         tops = [self._top(trials) for trials in rounds[:-1]]
         units = space.to_unit_many([trial.params for top in tops for trial in top])
@@ -178,9 +177,9 @@ class CoarseToFineSearch:
             result.append(_box(space, lows, widths))
         return result
 
-    def _top(self, trials: Sequence[TrialRecord]) -> list[TrialRecord]:
+    def _top(self, trials: Sequence[HistoryEntry]) -> list[HistoryEntry]:
         """The round's best `top_fraction` of completed trials (at least one, if any)."""
-        completed = [t for t in trials if t.status == "completed" and t.value is not None
+        completed = [t for t in trials if t.status == TrialStatus.COMPLETED and t.value is not None
                      and math.isfinite(t.value)]
         sign = -1.0 if self.goal == "maximize" else 1.0
         completed.sort(key=lambda t: (sign * t.value, t.number))
@@ -196,14 +195,14 @@ def _box(space: Space, lows: np.ndarray, widths: np.ndarray) -> Box:
 def make_sampler(spec: SearchSpec) -> Sampler:
     """The sampler a validated spec asks for."""
     sampler = spec.sampler
-    if isinstance(sampler, RandomSampler):
-        return RandomSearch()
-    if isinstance(sampler, GridSampler):
-        return GridSearch(sampler.grid_points)
-    if isinstance(sampler, SobolSampler):
-        return SobolSearch(sampler.seed)
-    if isinstance(sampler, CoarseToFineSampler):
-        return CoarseToFineSearch(
+    if isinstance(sampler, RandomSamplerSpec):
+        return RandomSampler()
+    if isinstance(sampler, GridSamplerSpec):
+        return GridSampler(sampler.grid_points)
+    if isinstance(sampler, SobolSamplerSpec):
+        return SobolSampler(sampler.seed)
+    if isinstance(sampler, CoarseToFineSamplerSpec):
+        return CoarseToFineSampler(
             sampler.round_size, sampler.top_fraction, sampler.shrink, spec.objective.goal
         )
     raise ValueError(f"sampler kind {sampler.kind!r} has no implementation")

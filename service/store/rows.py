@@ -34,10 +34,10 @@ from sqlalchemy import (
 )
 
 from domain.errors import NotFound
-from domain.lifecycle.records import SearchRecord, TrialRecord
+from domain.lifecycle.records import HistoryEntry, SearchRecord
 from domain.lifecycle.states import LIVE, SearchStatus, TrialStatus
 from service.search.plans import History
-from service.search.samplers import TrialRecord as HistoryEntry
+from service.search.samplers import HistoryEntry
 from service.store.statements import Statements, Write
 from service.store.tables import (
     INTERMEDIATE,
@@ -144,7 +144,7 @@ class Rows:
         self._loaded[id(search)] = (search, SEARCHES, search_values(search))
         return search
 
-    def _trial(self, values: Any) -> TrialRecord:
+    def _trial(self, values: Any) -> HistoryEntry:
         trial = trial_record(values)
         self._loaded[id(trial)] = (trial, TRIALS, trial_values(trial))
         return trial
@@ -166,22 +166,22 @@ class Rows:
                          {"search_id": search_id, "now": now})
         return None if row is None else (self._search(row[:-1]), bool(row[-1]))
 
-    def lock_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, TrialRecord]:
+    def lock_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, HistoryEntry]:
         """The trial and its search, both locked, in one statement; NotFound if absent."""
         return self._search_and_trial(_LOCKED_SEARCH_AND_TRIAL, trial_id)
 
-    def read_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, TrialRecord]:
+    def read_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, HistoryEntry]:
         """The trial and its search as `lock_search_of_trial` reads them, without locks."""
         return self._search_and_trial(_SEARCH_AND_TRIAL, trial_id)
 
     def _search_and_trial(self, statement: Select[Any], trial_id: int
-                          ) -> tuple[SearchRecord, TrialRecord]:
+                          ) -> tuple[SearchRecord, HistoryEntry]:
         row = self._first(statement, {"trial_id": trial_id})
         if row is None:
             raise NotFound(f"trial {trial_id} not found")
         return self._search(row[:_SEARCH_WIDTH]), self._trial(row[_SEARCH_WIDTH:])
 
-    def oldest_pending(self, search: SearchRecord) -> TrialRecord:
+    def oldest_pending(self, search: SearchRecord) -> HistoryEntry:
         """The search's pending trial of the lowest number (the search counts one)."""
         row = self._first(_OLDEST_PENDING, {"search_id": search.id})
         if row is None:
@@ -189,12 +189,12 @@ class Rows:
                                "pending trial(s) but has none")
         return self._trial(row)
 
-    def expired(self, search: SearchRecord, now: datetime) -> list[TrialRecord]:
+    def expired(self, search: SearchRecord, now: datetime) -> list[HistoryEntry]:
         """The (locked) search's running trials whose lease ran out before now, by number."""
         return [self._trial(row) for row in
                 self._all(_EXPIRED, {"search_id": search.id, "now": now})]
 
-    def live(self, search: SearchRecord) -> list[TrialRecord]:
+    def live(self, search: SearchRecord) -> list[HistoryEntry]:
         """The (locked) search's pending and running trials, by number."""
         return [self._trial(row) for row in self._all(_LIVE, {"search_id": search.id})]
 
@@ -226,11 +226,11 @@ class Rows:
         """A write to run before the next `save`'s updates (parameters named after table)."""
         self._writes.append(Write(table, statement, params))
 
-    def delete_epochs(self, trial: TrialRecord) -> None:
+    def delete_epochs(self, trial: HistoryEntry) -> None:
         """Queue the deletion of the trial's per-epoch rows (its lost attempt's)."""
         self.queue(INTERMEDIATE, _DELETE_EPOCHS, {"deleted_trial_id": trial.id})
 
-    def insert(self, trial: TrialRecord) -> None:
+    def insert(self, trial: HistoryEntry) -> None:
         """Queue the INSERT of a new trial (NULL columns left out); its id is set when it runs."""
         values = {name: value for name, value in trial_values(trial).items()
                   if value is not None}
@@ -244,7 +244,7 @@ class Rows:
         self.flush()
         return self.sql.first(statement, params) is not None
 
-    def update(self, record: SearchRecord | TrialRecord) -> None:
+    def update(self, record: SearchRecord | HistoryEntry) -> None:
         """Queue an UPDATE of the record's columns that changed since it was read or saved."""
         _, table, loaded = self._loaded[id(record)]
         values = (search_values(record) if isinstance(record, SearchRecord)
@@ -256,7 +256,7 @@ class Rows:
             self._writes.append(Write(table, _update_of(table, tuple(changed)), params))
             self._loaded[id(record)] = (record, table, values)
 
-    def save(self, *records: SearchRecord | TrialRecord) -> None:
+    def save(self, *records: SearchRecord | HistoryEntry) -> None:
         """Queue an UPDATE of each record's changed columns, in the order given, then run
         every queued write."""
         for record in records:

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from domain.errors import Invalid, NotFound
 from domain.lifecycle.states import SearchStatus
+from domain.spec import SearchSpec
 from service.db.models import Dataset, Search, Trial, utcnow
 from service.db.session import Database
 from service.search.plans import build_plan
-from service.search.spec import SearchSpec
 
 MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integers in the tables
 

@@ -79,6 +79,14 @@ def test_a_rule_error_names_the_field(server, tmp_path):
     assert done.stderr.startswith("caviar submit: error: parameters.learning_rate.low: ")
 
 
+def test_a_spec_valid_here_is_sent_and_the_servers_422_shown(server, tmp_path):
+    spec = moons_spec("cli-no-dataset", 3, 2)
+    spec["dataset"] = {"id": 99999}
+    done = caviar("submit", str(write_spec(tmp_path, spec)), "--server", server.url)
+    assert done.returncode == 2
+    assert done.stderr == "caviar submit: error: dataset.id: no uploaded dataset has id 99999\n"
+
+
 @pytest.mark.parametrize("content, message", [
     ("name: [unclosed\n", "is not valid YAML at line"),
     ("- just\n- a list\n", "must hold a mapping"),

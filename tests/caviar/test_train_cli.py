@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from domain.training import KEYS
 from worker.datasets import load_builtin
-from worker.nn.config import KEYS
 
 CAVIAR = str(Path(sys.executable).parent / "caviar")
 EPOCH_FIELDS = ["epoch", "train_loss", "dev_loss", "dev_accuracy", "learning_rate", "seconds"]
@@ -115,6 +115,18 @@ def test_dataset_options_reach_the_builtin():
     assert "spirals: 400 samples, 2 features, 4 classes" in result.stdout
     assert "split    340 train / 60 dev / 0 test" in result.stdout
     assert "test_accuracy" not in result.stdout
+
+
+def test_help_shows_every_key_with_what_it_does_its_default_and_rule():
+    result = subprocess.run([CAVIAR, "train", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("training keys (--set KEY=VALUE or --config):\n")[1].splitlines()
+    assert lines[:2] == ["  num_layers     number of hidden layers",
+                         "                 default 2; an integer with 1 <= value <= 64"]
+    flat = " ".join(result.stdout.split())
+    for key, spec in KEYS.items():
+        assert f"{key} {spec.doc}" in flat and spec.rule() in flat
 
 
 def test_unknown_key_is_one_line_listing_the_known_keys():

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
+from domain.training import TrainingConfig
 from tests.e2e.helpers import all_trials, moons_spec, search_status, wait_for, workers
 from tests.support.processes import live_server
 from worker.cache import DataCache
 from worker.client import CaviarClient, DatasetRef
-from worker.nn.config import TrainingConfig
 from worker.nn.train import train
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]

@@ -1,104 +1,20 @@
 """Built-in datasets by name: scikit-learn's bundled digits and breast_cancer
 (no download), and the seeded synthetic moons, circles and spirals.
 
-`check_builtin` validates a name and its options without loading anything,
-so the server can check a search spec's `dataset` cheaply; `load_builtin`
-checks the same way, then builds the Dataset.
+The names and their options are the domain's (`domain.datasets`); `load_builtin`
+checks them with `check_builtin`, then builds the Dataset.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from domain.datasets import check_builtin
 from worker.datasets import synthetic
-from worker.datasets.dataset import Dataset, DatasetError, make_dataset
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option of a built-in dataset: its type ("int" or "float"), default and bounds."""
-
-    name: str
-    kind: str
-    default: int | float
-    low: float
-    high: float
-    low_open: bool = False
-
-    def rule(self) -> str:
-        what = "an integer" if self.kind == "int" else "a number"
-        return f"{what} with {self.low:g} {'<' if self.low_open else '<='} value <= {self.high:g}"
-
-    def check(self, dataset: str, value: Any) -> int | float:
-        """The value in canonical type, or DatasetError naming the option and its rule."""
-        wrong = DatasetError(f"{dataset}: option {self.name} must be {self.rule()}, "
-                             f"got {value!r}")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise wrong
-        if not math.isfinite(value):
-            raise wrong
-        if self.kind == "int":
-            if value != int(value):
-                raise wrong
-            value = int(value)
-        else:
-            value = float(value)
-        too_low = value <= self.low if self.low_open else value < self.low
-        if too_low or value > self.high:
-            raise wrong
-        return value
-
-
-_N_SAMPLES = Option("n_samples", "int", 1000, 10, 1_000_000)
-_SEED = Option("seed", "int", 0, 0, 2**32 - 1)
-
-OPTIONS: dict[str, tuple[Option, ...]] = {
-    "digits": (),
-    "breast_cancer": (),
-    "moons": (_N_SAMPLES, Option("noise", "float", 0.2, 0, 10), _SEED),
-    "circles": (
-        _N_SAMPLES,
-        Option("noise", "float", 0.1, 0, 10),
-        Option("factor", "float", 0.5, 0, 0.99, low_open=True),
-        _SEED,
-    ),
-    "spirals": (
-        _N_SAMPLES,
-        Option("noise", "float", 0.2, 0, 10),
-        Option("n_classes", "int", 3, 2, 10),
-        Option("turns", "float", 1.0, 0, 10, low_open=True),
-        _SEED,
-    ),
-}
-
-BUILTIN_NAMES: tuple[str, ...] = tuple(OPTIONS)
-
-
-def check_builtin(name: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Validate a built-in dataset name and its options; return all options with defaults.
-
-    Raises DatasetError naming the unknown dataset, the unknown option, or the
-    option and the rule it breaks.
-    """
-    if name not in OPTIONS:
-        raise DatasetError(f"unknown built-in dataset {name!r}; built-ins: "
-                           + ", ".join(BUILTIN_NAMES))
-    options = {} if options is None else options
-    if not isinstance(options, Mapping):
-        raise DatasetError(f"{name}: options must be a mapping of option names to values, "
-                           f"got {options!r}")
-    known = {option.name: option for option in OPTIONS[name]}
-    for key in options:
-        if key not in known:
-            allowed = ", ".join(known) if known else "none (it takes no options)"
-            raise DatasetError(f"{name}: unknown option {key!r}; options: {allowed}")
-    return {
-        key: option.check(name, options[key]) if key in options else option.default
-        for key, option in known.items()
-    }
+from worker.datasets.dataset import Dataset, make_dataset
 
 
 def _digits() -> Dataset:
@@ -121,7 +37,7 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "digits": _digits,
     "breast_cancer": _breast_cancer,
 }
-_GENERATORS = {
+_GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "moons": synthetic.moons,
     "circles": synthetic.circles,
     "spirals": synthetic.spirals,

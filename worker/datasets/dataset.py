@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-
-class DatasetError(ValueError):
-    """A dataset that cannot be used: the message says what is wrong and where."""
+from domain.datasets import DatasetError
 
 
 @dataclass(frozen=True, eq=False)

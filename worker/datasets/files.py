@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.datasets.dataset import Dataset, DatasetError, first_non_finite, make_dataset
+from domain.datasets import DatasetError
+from worker.datasets.dataset import Dataset, first_non_finite, make_dataset
 
 FORMATS = ("npz", "csv")
 

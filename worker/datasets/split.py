@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from worker.datasets.dataset import Dataset, DatasetError
+from domain.datasets import DatasetError
+from worker.datasets.dataset import Dataset
 
 
 @dataclass(frozen=True, eq=False)

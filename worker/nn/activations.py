@@ -1,6 +1,7 @@
 """Hidden-layer activations: forward in place, backward from the activation's output.
 
-Each function pair works on arrays of any float dtype. `forward(z)` overwrites
+`ACTIVATIONS` implements the names of domain.training.ACTIVATIONS. Each
+function pair works on arrays of any float dtype. `forward(z)` overwrites
 z with g(z) and returns it; `backward(a, da)` overwrites da with da * g'(z),
 using only the output a = g(z), so the layer keeps one array per batch.
 """
@@ -59,23 +60,23 @@ def _sigmoid_backward(a: np.ndarray, da: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Activation:
-    """One activation: its in-place forward and its backward from the output."""
+class ActivationFunction:
+    """One activation function g: its in-place forward and its backward from the output."""
 
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
     backward: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", _relu, _relu_backward),
-    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_backward),
-    "tanh": Activation("tanh", _tanh, _tanh_backward),
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_backward),
+ACTIVATIONS: dict[str, ActivationFunction] = {
+    "relu": ActivationFunction("relu", _relu, _relu_backward),
+    "leaky_relu": ActivationFunction("leaky_relu", _leaky_relu, _leaky_relu_backward),
+    "tanh": ActivationFunction("tanh", _tanh, _tanh_backward),
+    "sigmoid": ActivationFunction("sigmoid", _sigmoid, _sigmoid_backward),
 }
 
 
-def get(name: str) -> Activation:
+def get(name: str) -> ActivationFunction:
     """The activation called name; ValueError naming the allowed ones otherwise."""
     try:
         return ACTIVATIONS[name]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.nn.layers import Activation
+from worker.nn.layers import ActivationLayer
 from worker.nn.network import Network
 
 EPSILON = 1e-7
@@ -84,7 +84,7 @@ def count_kinks(network: Network, X: np.ndarray) -> int:
     """How many relu/leaky_relu inputs of a training-mode forward pass lie near 0."""
     kinks, out = 0, X
     for layer in network.layers:
-        if isinstance(layer, Activation) and layer.function.name in KINKED:
+        if isinstance(layer, ActivationLayer) and layer.function.name in KINKED:
             kinks += int(np.count_nonzero(np.abs(out) < KINK_TOLERANCE))
         out = layer.forward(out, training=True)
     return kinks

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-INITS = ("he", "xavier", "auto")
+from domain.training import INITS
 
 
 def resolve(init: str, activation: str) -> str:

@@ -1,4 +1,4 @@
-"""The layers of a network: Dense, BatchNorm, Activation and Dropout.
+"""The layers of a network: Dense, BatchNorm, ActivationLayer and Dropout.
 
 Examples are rows: a batch is an (m, n) array. Every layer has `params` and
 `grads` dicts (empty for layers without parameters), `forward(x, training)`
@@ -160,8 +160,8 @@ class BatchNorm:
         return dout
 
 
-class Activation:
-    """A hidden activation g applied elementwise, in place on its input."""
+class ActivationLayer:
+    """A hidden activation function g applied elementwise, in place on its input."""
 
     def __init__(self, name: str) -> None:
         self.function = activations.get(name)

@@ -1,6 +1,6 @@
 """A fully connected network: the layer stack, its cost with L2, and backprop.
 
-Each hidden layer l is Dense -> [BatchNorm] -> Activation -> [Dropout]; under
+Each hidden layer l is Dense -> [BatchNorm] -> ActivationLayer -> [Dropout]; under
 batch norm the Dense bias is dropped (beta takes its place). The output layer
 is Dense with bias into the loss of `losses.for_classes`. All parameters live
 in one flat vector (`flat_params`) and all gradients in another
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.nn import initializers, losses
-from worker.nn.layers import Activation, BatchNorm, Dense, Dropout, Layer
+from worker.nn.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Network:
             if arch.batch_norm:
                 gamma, beta = np.ones(n_out, self.dtype), np.zeros(n_out, self.dtype)
                 self._add(BatchNorm(gamma, beta, arch.bn_momentum), number)
-            self._add(Activation(arch.activation), number)
+            self._add(ActivationLayer(arch.activation), number)
             if arch.keep_prob < 1:
                 self._add(Dropout(arch.keep_prob, rng), number)
         L = len(sizes)

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from domain.training import OPTIMIZERS
+
 
 class Optimizer:
     """Common state: the learning rate, the step count t, one scratch array per parameter."""
@@ -136,9 +138,6 @@ class Adam(Optimizer):
         W -= tmp
 
 
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
-
-
 def create(
     name: str,
     learning_rate: float,
@@ -146,7 +145,7 @@ def create(
     beta2: float = 0.999,
     epsilon: float = 1e-8,
 ) -> Optimizer:
-    """The optimizer called name; momentum takes beta1 as its beta."""
+    """The optimizer called name (one of domain.training.OPTIMIZERS); momentum takes beta1."""
     if name == "sgd":
         return SGD(learning_rate)
     if name == "momentum":

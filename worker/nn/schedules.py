@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 
-LR_DECAYS = ("none", "inverse_time", "exponential", "inverse_sqrt", "staircase")
+from domain.training import LR_DECAYS
 
 
 def learning_rate(
     schedule: str, alpha0: float, epoch: int, rate: float, every: int = 1
 ) -> float:
-    """The learning rate of epoch (from 0) under schedule."""
+    """The learning rate of epoch (from 0) under schedule (one of domain.training.LR_DECAYS)."""
     if epoch < 0:
         raise ValueError(f"epoch: must be >= 0, got {epoch}")
     if schedule == "none":

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from domain.training import TrainingConfig
 from worker.nn import optimizers, schedules
-from worker.nn.config import TrainingConfig
 from worker.nn.network import Architecture, Network
 
 DTYPE = np.float32

@@ -34,7 +34,7 @@ from domain.lifecycle.transitions import (
     requeue,
     stop,
 )
-from service.search.spec import parse_spec
+from domain.spec import parse_spec
 from tests.service.helpers import make_spec
 
 NOW = datetime(2026, 12, 3, 12, 0, 0)

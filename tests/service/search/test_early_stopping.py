@@ -4,8 +4,8 @@ import math
 
 import pytest
 
+from domain.spec import parse_spec
 from service.search.early_stopping import MedianRule, make_early_stopping
-from service.search.spec import parse_spec
 
 RULE = MedianRule(min_trials=3, min_epochs=2)
 COMPLETED = [0.6, 0.7, 0.8]  # median 0.7

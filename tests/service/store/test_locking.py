@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Connection, text, update
 from sqlalchemy.exc import OperationalError
 
+from domain.spec import parse_spec
 from service.db.migrate import upgrade_to_head
 from service.db.session import Database
-from service.search.spec import parse_spec
 from service.store.lifecycle import Lifecycle
 from service.store.postgres.lifecycle import PostgresLifecycle
 from service.store.rows import Rows

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from worker.nn import optimizers
-from worker.nn.layers import BN_EPSILON, Activation, BatchNorm, Dropout
+from worker.nn.layers import BN_EPSILON, ActivationLayer, BatchNorm, Dropout
 from worker.nn.network import Architecture, Network
 
 
@@ -101,7 +101,7 @@ def test_network_with_dropout_predicts_deterministically_at_evaluation():
 )
 def test_activation_values_and_derivatives(name, function, derivative):
     z = np.array([[-3.0, -0.5, 0.2, 2.5]])
-    layer = Activation(name)
+    layer = ActivationLayer(name)
     np.testing.assert_allclose(layer.forward(z.copy(), training=True), function(z), rtol=1e-12)
     da = np.array([[1.0, 2.0, -1.0, 0.5]])
     np.testing.assert_allclose(layer.backward(da.copy()), da * derivative(z), rtol=1e-12)
@@ -109,5 +109,5 @@ def test_activation_values_and_derivatives(name, function, derivative):
 
 def test_sigmoid_stays_finite_for_large_inputs():
     with np.errstate(all="raise"):
-        out = Activation("sigmoid").forward(np.array([[-1000.0, 1000.0]]), training=False)
+        out = ActivationLayer("sigmoid").forward(np.array([[-1000.0, 1000.0]]), training=False)
     np.testing.assert_array_equal(out, [[0.0, 1.0]])

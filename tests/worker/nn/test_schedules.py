@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 
+from domain.training import TrainingConfig
 from worker.nn import schedules
-from worker.nn.config import TrainingConfig
 from worker.nn.train import train
 
 # alpha0 = 0.2 over epochs 0..4

@@ -13,7 +13,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from worker.nn.config import TrainingConfig
+from domain.training import TrainingConfig
 from worker.nn.train import EpochReport, TrainResult, standardization, train
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from service.search.scales import SCALES
+from domain.scales import SCALES
 
 RANGES = [("linear", 2.0, 7.0), ("log", 1e-4, 1.0), ("reverse_log", 0.9, 0.999),
           ("reverse_log", 0.0, 0.99)]

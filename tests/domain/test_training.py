@@ -4,12 +4,24 @@ from dataclasses import fields
 
 import pytest
 
-from worker.nn.config import KEYS, ConfigError, TrainingConfig, check_value, parse_value
+from domain.training import (
+    DEFAULT_DECAY_RATE,
+    KEYS,
+    LR_DECAYS,
+    ConfigError,
+    TrainingConfig,
+    check_value,
+    parse_value,
+)
 
 
 def test_keys_match_the_dataclass_fields_and_defaults():
     assert [f.name for f in fields(TrainingConfig)] == list(KEYS)
     assert all(KEYS[f.name].default == f.default for f in fields(TrainingConfig))
+
+
+def test_every_schedule_has_a_default_decay_rate():
+    assert tuple(DEFAULT_DECAY_RATE) == LR_DECAYS
 
 
 def test_defaults_build_a_config():

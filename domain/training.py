@@ -1,9 +1,14 @@
 """The training configuration: every key a trial can set, its rule and its default.
 
-This is the one definition of the training keys. The engine trains from a
-`TrainingConfig`; the CLI parses `--set key=value` with `parse_value`; the server
-checks a search spec's `parameters` and `fixed` sections with `check_value`
-and `KEYS`. Defaults follow METHODS.md.
+This is the one definition of the training keys. The engine (worker.nn) trains
+from a `TrainingConfig`; the CLI parses `--set key=value` with `parse_value`; the
+server checks a search spec's `parameters` and `fixed` sections with `check_value`
+and `KEYS`. Defaults follow METHODS.md and are written once, in `KEYS`: the
+dataclass's fields take theirs from there.
+
+The names a choice key takes (activations, initializations, optimizers,
+learning-rate schedules) are defined here; the engine's registries implement
+exactly these (tests/worker/nn checks it), so the domain never imports the engine.
 """
 
 from __future__ import annotations
@@ -13,15 +18,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
-INITS = ("he", "xavier", "auto")
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
-LR_DECAYS = ("none", "inverse_time", "exponential", "inverse_sqrt", "staircase")
+ACTIVATIONS: tuple[str, ...] = ("relu", "leaky_relu", "tanh", "sigmoid")
+INITS: tuple[str, ...] = ("he", "xavier", "auto")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "rmsprop", "adam")
+LR_DECAYS: tuple[str, ...] = ("none", "inverse_time", "exponential", "inverse_sqrt", "staircase")
 
 # Default decay_rate per schedule, used when decay_rate is not given:
 # inverse_time and inverse_sqrt take it as k, exponential as the base,
 # staircase as the factor applied every decay_every epochs.
-DEFAULT_DECAY_RATE = {
+DEFAULT_DECAY_RATE: dict[str, float] = {
     "none": 0.0,
     "inverse_time": 1.0,
     "exponential": 0.95,
@@ -50,7 +55,8 @@ class KeySpec:
 
     kind is "int", "float", "bool", "choice" or "int_list". Numeric keys are
     bounded by low/high (inclusive unless low_open/high_open); choice keys
-    take one of `choices`.
+    take one of `choices`. `doc` says what the key does (`caviar train --help`
+    and the spec's JSON Schema show it).
     """
 
     name: str
@@ -80,6 +86,25 @@ class KeySpec:
             text += f" with {lo}value{hi}" if self.kind != "int_list" else f", each {lo}n{hi}"
         return text
 
+    def json_schema(self) -> dict[str, Any]:
+        """The key's values as JSON Schema: type, bounds or choices, default, and `doc`."""
+        schema: dict[str, Any]
+        if self.kind == "choice":
+            schema = {"type": "string", "enum": list(self.choices)}
+        elif self.kind == "bool":
+            schema = {"type": "boolean"}
+        else:
+            number: dict[str, Any] = {"type": "number" if self.kind == "float" else "integer"}
+            if self.low is not None:
+                number["exclusiveMinimum" if self.low_open else "minimum"] = self.low
+            if self.high is not None:
+                number["exclusiveMaximum" if self.high_open else "maximum"] = self.high
+            schema = ({"type": "array", "items": number, "minItems": 1}
+                      if self.kind == "int_list" else number)
+        if self.nullable:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        return {**schema, "default": self.default, "description": self.doc}
+
     def check(self, value: Any) -> Any:
         """Return the value in its canonical Python type, or raise ConfigError."""
         if value is None:
@@ -105,21 +130,22 @@ class KeySpec:
             raise ConfigError(self.name, f"must be {self.rule()}, got {value!r}")
         if not math.isfinite(value):
             raise ConfigError(self.name, f"must be {self.rule()}, got {value!r}")
+        number: int | float
         if integer:
             if float(value) != int(value):
                 raise ConfigError(self.name, f"must be {self.rule()}, got {value!r}")
-            value = int(value)
+            number = int(value)
         else:
-            value = float(value)
+            number = float(value)
         too_low = self.low is not None and (
-            value <= self.low if self.low_open else value < self.low
+            number <= self.low if self.low_open else number < self.low
         )
         too_high = self.high is not None and (
-            value >= self.high if self.high_open else value > self.high
+            number >= self.high if self.high_open else number > self.high
         )
         if too_low or too_high:
-            raise ConfigError(self.name, f"must be {self.rule()}, got {value!r}")
-        return value
+            raise ConfigError(self.name, f"must be {self.rule()}, got {number!r}")
+        return number
 
 
 _SPECS = (
@@ -150,7 +176,7 @@ _SPECS = (
     KeySpec("lr_decay", "choice", "none", "learning-rate decay schedule, per epoch",
             choices=LR_DECAYS),
     KeySpec("decay_rate", "float", None, "k of inverse_time and inverse_sqrt, base of "
-            "exponential, factor of staircase (default depends on lr_decay)",
+            "exponential, factor of staircase; none takes the schedule's own (DEFAULT_DECAY_RATE)",
             low=0, nullable=True),
     KeySpec("decay_every", "int", 10, "staircase: epochs between cuts", low=1, high=1_000_000),
     KeySpec("batch_size", "int", 64, "mini-batch size", low=1, high=1_000_000),
@@ -199,28 +225,28 @@ def parse_value(key: str, text: str) -> Any:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """What one trial trains: the training keys of DESIGN.md with their defaults."""
+    """What one trial trains: the training keys of DESIGN.md, defaults from `KEYS`."""
 
-    num_layers: int = 2
-    hidden_units: int = 64
-    hidden_layers: list[int] | None = None
-    activation: str = "relu"
-    init: str = "auto"
-    batch_norm: bool = False
-    bn_momentum: float = 0.9
-    l2: float = 0.0
-    keep_prob: float = 1.0
-    optimizer: str = "adam"
-    learning_rate: float = 0.001
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-    lr_decay: str = "none"
-    decay_rate: float | None = None
-    decay_every: int = 10
-    batch_size: int = 64
-    epochs: int = 20
-    seed: int = 0
+    num_layers: int = KEYS["num_layers"].default
+    hidden_units: int = KEYS["hidden_units"].default
+    hidden_layers: list[int] | None = KEYS["hidden_layers"].default
+    activation: str = KEYS["activation"].default
+    init: str = KEYS["init"].default
+    batch_norm: bool = KEYS["batch_norm"].default
+    bn_momentum: float = KEYS["bn_momentum"].default
+    l2: float = KEYS["l2"].default
+    keep_prob: float = KEYS["keep_prob"].default
+    optimizer: str = KEYS["optimizer"].default
+    learning_rate: float = KEYS["learning_rate"].default
+    beta1: float = KEYS["beta1"].default
+    beta2: float = KEYS["beta2"].default
+    epsilon: float = KEYS["epsilon"].default
+    lr_decay: str = KEYS["lr_decay"].default
+    decay_rate: float | None = KEYS["decay_rate"].default
+    decay_every: int = KEYS["decay_every"].default
+    batch_size: int = KEYS["batch_size"].default
+    epochs: int = KEYS["epochs"].default
+    seed: int = KEYS["seed"].default
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainingConfig:
@@ -245,13 +271,6 @@ class TrainingConfig:
         if self.decay_rate is None:
             return DEFAULT_DECAY_RATE[self.lr_decay]
         return self.decay_rate
-
-    @property
-    def effective_init(self) -> str:
-        """he for relu-like activations, xavier for tanh and sigmoid, unless set."""
-        if self.init != "auto":
-            return self.init
-        return "he" if self.activation in ("relu", "leaky_relu") else "xavier"
 
     def hidden_sizes(self) -> list[int]:
         """Sizes of the hidden layers."""

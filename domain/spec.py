@@ -23,9 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from service.search.errors import RuleError, raise_rule_errors, without_union_tag
-from service.search.keys import check_combinations, check_fixed, check_parameter
-from service.search.params import (
+from domain.datasets import BUILTIN_NAMES, DatasetError, check_builtin
+from domain.params import (
     ChoiceParam,
     FloatParam,
     Integer,
@@ -33,33 +32,36 @@ from service.search.params import (
     Number,
     ParamSpec,
     SpecModel,
+    not_bool,
 )
-from worker.datasets import BUILTIN_NAMES, DatasetError, check_builtin
+from domain.spec_errors import RuleError, raise_rule_errors, without_union_tag
+from domain.spec_keys import check_combinations, check_fixed, check_parameter
+from domain.training import KEYS
 
 __all__ = [
-    "BuiltinDataset",
+    "BuiltinDatasetSpec",
     "Budget",
     "ChoiceParam",
-    "CoarseToFineSampler",
-    "DatasetRef",
+    "CoarseToFineSamplerSpec",
+    "DatasetSpec",
     "EarlyStoppingSpec",
     "FloatParam",
-    "GridSampler",
+    "GridSamplerSpec",
     "IntParam",
-    "MedianStopping",
-    "NoEarlyStopping",
+    "MedianStoppingSpec",
+    "NoEarlyStoppingSpec",
     "Objective",
     "ParamSpec",
-    "RandomSampler",
+    "RandomSamplerSpec",
     "SamplerSpec",
     "SearchSpec",
-    "SobolSampler",
+    "SobolSamplerSpec",
     "SplitSpec",
-    "UploadedDataset",
+    "UploadedDatasetSpec",
     "parse_spec",
 ]
 
-MAX_TRIALS_LIMIT = 10_000
+MAX_TRIALS_LIMIT = 10_000  # the server's default (CAVIAR_MAX_TRIALS) and the CLI's offline check
 MAX_TRIALS_CONTEXT = "max_trials_limit"
 MAX_PARAMETERS = 64
 _NAME_CHAR = r"[A-Za-z0-9_.,:;=+@#()/-]"
@@ -71,28 +73,33 @@ NAME_RULE = (
 PER_EPOCH_METRICS = ("dev_accuracy", "dev_loss", "train_loss")
 SEED_MAX = 2**32 - 1
 
-Seed = Annotated[Integer, Field(ge=0, le=SEED_MAX)]
+# The bounds come before the validator so that the JSON Schema shows them as minimum/maximum.
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX), not_bool("an integer")]
+Goal = Literal["maximize", "minimize"]
 
 
 # --- dataset ---------------------------------------------------------------------------------
 
-class BuiltinDataset(SpecModel):
-    """A built-in dataset by name (worker.datasets), with its options, defaults filled in."""
+_BUILTIN_NAME_SCHEMA: dict[str, Any] = {"enum": list(BUILTIN_NAMES)}
 
-    name: str
+
+class BuiltinDatasetSpec(SpecModel):
+    """A built-in dataset by name (domain.datasets), with its options, defaults filled in."""
+
+    name: str = Field(json_schema_extra=_BUILTIN_NAME_SCHEMA)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _check_builtin(self) -> BuiltinDataset:
+    def _check_builtin(self) -> BuiltinDatasetSpec:
         try:
             self.options = check_builtin(self.name, self.options)
         except DatasetError as exc:
             loc = ("options",) if self.name in BUILTIN_NAMES else ("name",)
-            raise_rule_errors("BuiltinDataset", [RuleError(loc, str(exc), self.name)])
+            raise_rule_errors("BuiltinDatasetSpec", [RuleError(loc, str(exc), self.name)])
         return self
 
 
-class UploadedDataset(SpecModel):
+class UploadedDatasetSpec(SpecModel):
     """A dataset uploaded with POST /datasets, by id (its existence is the server's check)."""
 
     id: Integer = Field(ge=1)
@@ -110,16 +117,17 @@ def _dataset_object(value: Any) -> Any:
 def _dataset_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         return "uploaded" if "id" in value else "builtin"
-    if isinstance(value, UploadedDataset):
+    if isinstance(value, UploadedDatasetSpec):
         return "uploaded"
-    if isinstance(value, BuiltinDataset):
+    if isinstance(value, BuiltinDatasetSpec):
         return "builtin"
     return None
 
 
-DatasetRef = Annotated[
+DatasetSpec = Annotated[
     Annotated[
-        Annotated[BuiltinDataset, Tag("builtin")] | Annotated[UploadedDataset, Tag("uploaded")],
+        Annotated[BuiltinDatasetSpec, Tag("builtin")]
+        | Annotated[UploadedDatasetSpec, Tag("uploaded")],
         Discriminator(
             _dataset_tag,
             custom_error_type="search_spec",
@@ -128,7 +136,11 @@ DatasetRef = Annotated[
         ),
     ],
     WrapValidator(without_union_tag(("builtin", "uploaded"))),
-    BeforeValidator(_dataset_object),
+    BeforeValidator(
+        _dataset_object,
+        json_schema_input_type=Annotated[str, Field(json_schema_extra=_BUILTIN_NAME_SCHEMA)]
+        | Annotated[int, Field(ge=1)] | BuiltinDatasetSpec | UploadedDatasetSpec,
+    ),
 ]
 
 
@@ -137,8 +149,8 @@ DatasetRef = Annotated[
 class SplitSpec(SpecModel):
     """Fractions of the dataset held out for dev and test, and the split's seed."""
 
-    dev: Number = Field(0.15, gt=0, lt=1)
-    test: Number = Field(0.15, ge=0, lt=1)
+    dev: Number = Field(default=0.15, gt=0, lt=1)
+    test: Number = Field(default=0.15, ge=0, lt=1)
     seed: Seed = 0
 
     @model_validator(mode="after")
@@ -155,11 +167,11 @@ class Objective(SpecModel):
     """The metric a search optimizes; goal defaults to minimize for losses, else maximize."""
 
     metric: Literal["dev_accuracy", "dev_loss", "train_loss", "train_accuracy"] = "dev_accuracy"
-    goal: Literal["maximize", "minimize"] | None = None
+    goal: Goal | None = None
 
     @model_validator(mode="after")
     def _goal_fits_metric(self) -> Objective:
-        natural = "minimize" if self.metric.endswith("_loss") else "maximize"
+        natural: Goal = "minimize" if self.metric.endswith("_loss") else "maximize"
         if self.goal is None:
             self.goal = natural
         elif self.goal != natural:
@@ -172,9 +184,9 @@ class Objective(SpecModel):
 class Budget(SpecModel):
     """How many trials in all, at once, and how many attempts one trial gets."""
 
-    max_trials: Integer = Field(20, ge=1)
-    max_parallel: Integer = Field(4, ge=1)
-    max_attempts: Integer = Field(3, ge=1, le=100)
+    max_trials: Integer = Field(default=20, ge=1)
+    max_parallel: Integer = Field(default=4, ge=1)
+    max_attempts: Integer = Field(default=3, ge=1, le=100)
 
     @field_validator("max_trials")
     @classmethod
@@ -189,50 +201,50 @@ class Budget(SpecModel):
 
 # --- sampler and early stopping --------------------------------------------------------------
 
-class RandomSampler(SpecModel):
+class RandomSamplerSpec(SpecModel):
     """Independent uniform draws on each parameter's scale."""
 
     kind: Literal["random"] = "random"
     seed: Seed = 0
 
 
-class GridSampler(SpecModel):
-    """Every combination, floats at `grid_points` points (see Space.grid_axes)."""
+class GridSamplerSpec(SpecModel):
+    """Every combination, floats at `grid_points` points (see domain.space.Space.grid_axes)."""
 
     kind: Literal["grid"]
     seed: Seed = 0
-    grid_points: Integer = Field(5, ge=2, le=1000)
+    grid_points: Integer = Field(default=5, ge=2, le=1000)
 
 
-class SobolSampler(SpecModel):
+class SobolSamplerSpec(SpecModel):
     """A scrambled Sobol' sequence (scipy.stats.qmc), seeded by `seed`."""
 
     kind: Literal["sobol"]
     seed: Seed = 0
 
 
-class CoarseToFineSampler(SpecModel):
+class CoarseToFineSamplerSpec(SpecModel):
     """Rounds of `round_size` trials, each inside a box around the last round's best."""
 
     kind: Literal["coarse_to_fine"]
     seed: Seed = 0
-    round_size: Integer = Field(10, ge=2, le=10_000)
-    top_fraction: Number = Field(0.2, gt=0, le=1)
-    shrink: Number = Field(0.5, gt=0, lt=1)
+    round_size: Integer = Field(default=10, ge=2, le=10_000)
+    top_fraction: Number = Field(default=0.2, gt=0, le=1)
+    shrink: Number = Field(default=0.5, gt=0, lt=1)
 
 
-class NoEarlyStopping(SpecModel):
+class NoEarlyStoppingSpec(SpecModel):
     """Every trial trains all its epochs."""
 
     kind: Literal["none"] = "none"
 
 
-class MedianStopping(SpecModel):
-    """The median rule (early_stopping.MedianRule)."""
+class MedianStoppingSpec(SpecModel):
+    """The median rule (the server's service.search.early_stopping.MedianRule)."""
 
     kind: Literal["median"]
-    min_trials: Integer = Field(5, ge=1, le=10_000)
-    min_epochs: Integer = Field(3, ge=1, le=100_000)
+    min_trials: Integer = Field(default=5, ge=1, le=10_000)
+    min_epochs: Integer = Field(default=3, ge=1, le=100_000)
 
 
 def _tagged(default: str, planned: dict[str, str]) -> Any:
@@ -254,7 +266,7 @@ EARLY_STOPPING_KINDS = ("none", "median")
 
 SamplerSpec = Annotated[
     Annotated[
-        RandomSampler | GridSampler | SobolSampler | CoarseToFineSampler,
+        RandomSamplerSpec | GridSamplerSpec | SobolSamplerSpec | CoarseToFineSamplerSpec,
         Field(discriminator="kind"),
     ],
     WrapValidator(without_union_tag(SAMPLER_KINDS)),
@@ -265,7 +277,7 @@ SamplerSpec = Annotated[
 ]
 
 EarlyStoppingSpec = Annotated[
-    Annotated[NoEarlyStopping | MedianStopping, Field(discriminator="kind")],
+    Annotated[NoEarlyStoppingSpec | MedianStoppingSpec, Field(discriminator="kind")],
     WrapValidator(without_union_tag(EARLY_STOPPING_KINDS)),
     _tagged("none", {
         kind: f"early_stopping kind {kind} is planned but not implemented yet; use none or "
@@ -277,17 +289,43 @@ EarlyStoppingSpec = Annotated[
 # --- the spec --------------------------------------------------------------------------------
 
 class SearchSpec(SpecModel):
-    """A search: what to train on, what to search, what to optimize, and how much."""
+    """A search: what to train on, what to search, what to optimize, and how much.
 
-    name: str
-    dataset: DatasetRef
-    split: SplitSpec = Field(default_factory=SplitSpec)
-    objective: Objective = Field(default_factory=Objective)
-    budget: Budget = Field(default_factory=Budget)
-    sampler: SamplerSpec = Field(default_factory=RandomSampler)
-    early_stopping: EarlyStoppingSpec = Field(default_factory=NoEarlyStopping)
-    parameters: dict[str, ParamSpec] = Field(min_length=1, max_length=MAX_PARAMETERS)
-    fixed: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMETERS)
+    Its JSON Schema (`SearchSpec.model_json_schema()`) is the body of POST /searches:
+    generated from the same definitions as the checks (the training keys, the built-in
+    names, the name's pattern); a rule between fields (low < high, a key not both
+    searched and fixed) is the server's to check.
+    """
+
+    name: str = Field(description=NAME_RULE,
+                      json_schema_extra={"pattern": f"^{NAME_PATTERN.pattern}$"})
+    dataset: DatasetSpec = Field(description="a built-in dataset's name, {name, options}, or an "
+                                 "uploaded dataset's id or {id}")
+    split: SplitSpec = Field(default_factory=SplitSpec,
+                             description="the held-out fractions and the split's seed")
+    objective: Objective = Field(default_factory=Objective,
+                                 description="the metric to optimize and its goal")
+    budget: Budget = Field(default_factory=Budget, description="trials in all and at once, "
+                           "and attempts per trial; max_trials is at most the server's limit "
+                           f"(CAVIAR_MAX_TRIALS, {MAX_TRIALS_LIMIT} by default)")
+    sampler: SamplerSpec = Field(default_factory=RandomSamplerSpec,
+                                 description="how trials are chosen; kind defaults to random")
+    early_stopping: EarlyStoppingSpec = Field(default_factory=NoEarlyStoppingSpec,
+                                              description="which running trials stop early; "
+                                              "kind defaults to none")
+    parameters: dict[str, ParamSpec] = Field(
+        min_length=1, max_length=MAX_PARAMETERS,
+        description="the training keys searched, each with its range or choices",
+        json_schema_extra={"propertyNames": {"enum": list(KEYS)}},
+    )
+    fixed: dict[str, Any] = Field(
+        default_factory=dict, max_length=MAX_PARAMETERS,
+        description="the training keys set for every trial",
+        json_schema_extra={
+            "properties": {key: spec.json_schema() for key, spec in KEYS.items()},
+            "additionalProperties": False,
+        },
+    )
 
     @field_validator("name")
     @classmethod
@@ -312,7 +350,7 @@ class SearchSpec(SpecModel):
                 ))
         if not errors:
             errors = check_combinations(parameters, fixed)
-        if isinstance(self.early_stopping, MedianStopping) and (
+        if isinstance(self.early_stopping, MedianStoppingSpec) and (
             self.objective.metric not in PER_EPOCH_METRICS
         ):
             errors.append(RuleError(

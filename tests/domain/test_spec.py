@@ -7,12 +7,12 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from service.search.spec import (
+from domain.spec import (
     ChoiceParam,
-    CoarseToFineSampler,
+    CoarseToFineSamplerSpec,
     FloatParam,
     SearchSpec,
-    UploadedDataset,
+    UploadedDatasetSpec,
     parse_spec,
 )
 
@@ -70,7 +70,7 @@ def test_the_design_example_is_normalized_with_defaults_filled_in():
 def test_minimal_spec_takes_every_default():
     spec = parse_spec({"name": "m", "dataset": {"id": 7},
                        "parameters": {"l2": {"type": "float", "low": 0, "high": 0.1}}})
-    assert isinstance(spec.dataset, UploadedDataset) and spec.dataset.id == 7
+    assert isinstance(spec.dataset, UploadedDatasetSpec) and spec.dataset.id == 7
     assert spec.budget.max_trials == 20 and spec.budget.max_parallel == 4
     assert spec.sampler.kind == "random" and spec.early_stopping.kind == "none"
     assert isinstance(spec.parameters["l2"], FloatParam)
@@ -82,7 +82,7 @@ def test_short_forms_and_kind_settings_are_filled_in():
     data["early_stopping"] = {"kind": "median"}
     spec = parse_spec(data)
     assert spec.dataset.options == {"n_samples": 1000, "noise": 0.3, "seed": 0}
-    assert isinstance(spec.sampler, CoarseToFineSampler)
+    assert isinstance(spec.sampler, CoarseToFineSamplerSpec)
     assert (spec.sampler.round_size, spec.sampler.top_fraction, spec.sampler.shrink) == (
         10, 0.2, 0.5)
     assert spec.early_stopping.min_trials == 5 and spec.early_stopping.min_epochs == 3

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from service.search.params import ChoiceParam, FloatParam, IntParam
-from service.search.scales import SCALES
+from domain.params import ChoiceParam, FloatParam, IntParam
+from domain.scales import SCALES
 
 Param = FloatParam | IntParam | ChoiceParam
 
@@ -87,6 +87,7 @@ class Dimension:
 
     @cached_property
     def _choice_indexes(self) -> dict[Any, int]:
+        assert isinstance(self.param, ChoiceParam)
         return {_choice_key(value): index for index, value in enumerate(self.param.values)}
 
 

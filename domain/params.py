@@ -1,7 +1,7 @@
 """The search space's parameter models: float, int and choice, tagged by `type`.
 
 Each model checks what it can on its own (a non-empty range, a scale its range
-allows); whether a parameter suits its training key is checked in `keys.py`.
+allows); whether a parameter suits its training key is checked in `spec_keys.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from service.search.errors import RuleError, raise_rule_errors, without_union_tag
+from domain.spec_errors import RuleError, raise_rule_errors, without_union_tag
 
 MAX_CHOICE_VALUES = 1000
 
@@ -33,7 +33,7 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-def _not_bool(what: str) -> BeforeValidator:
+def not_bool(what: str) -> BeforeValidator:
     """Pydantic would read true as 1; a number field takes numbers only."""
 
     def check(value: Any) -> Any:
@@ -44,8 +44,8 @@ def _not_bool(what: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-Number = Annotated[float, _not_bool("a finite number")]
-Integer = Annotated[int, _not_bool("an integer")]
+Number = Annotated[float, not_bool("a finite number")]
+Integer = Annotated[int, not_bool("an integer")]
 
 
 def _choice_value(value: Any) -> Any:
@@ -66,7 +66,10 @@ def _choice_value(value: Any) -> Any:
 
 ChoiceValue = Annotated[
     bool | int | float | str | list[int],
-    PlainValidator(_choice_value, json_schema_input_type=bool | int | float | str | list[int]),
+    PlainValidator(
+        _choice_value,
+        json_schema_input_type=bool | int | float | str | Annotated[list[int], Field(min_length=1)],
+    ),
 ]
 
 

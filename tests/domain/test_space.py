@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from service.search.space import Space
-from service.search.spec import parse_spec
+from domain.space import Space
+from domain.spec import parse_spec
 
 
 def space_of(parameters: dict) -> Space:

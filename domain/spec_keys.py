@@ -1,6 +1,6 @@
-"""Checks a spec's `parameters` and `fixed` against the engine's training keys.
+"""Checks a spec's `parameters` and `fixed` against the training keys.
 
-The rules come from `worker.nn.config` (KEYS, check_value, TrainingConfig): the
+The rules come from `domain.training` (KEYS, check_value, TrainingConfig): the
 same definition the worker trains from, so the server never accepts a search
 whose trials the worker would refuse.
 """
@@ -11,9 +11,9 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from service.search.errors import RuleError
-from service.search.params import ChoiceParam, FloatParam, IntParam
-from worker.nn.config import KEYS, ConfigError, TrainingConfig, check_value, parse_value
+from domain.params import ChoiceParam, FloatParam, IntParam
+from domain.spec_errors import RuleError
+from domain.training import KEYS, ConfigError, TrainingConfig, check_value, parse_value
 
 # Above this many (pair of parameters, pair of values) combinations, the
 # consistency check varies one parameter at a time instead of two.
