@@ -1,12 +1,14 @@
-"""The worker protocol's store alone: CPU per trial, without HTTP.
+"""The lifecycle's store alone: CPU per trial, without HTTP.
 
-Runs trials through `service.store.protocol` (claim, 5 reports, complete) in
-one thread on a fresh SQLite file and a fresh PostgreSQL database (as the
-tests make them), and prints for each the wall and CPU time per trial. This is
+Runs trials through the server's store (service.store: claim, 5 reports,
+complete) in one thread on a fresh SQLite file and a fresh PostgreSQL database
+(as the tests make them), the latter through its fast path and through the
+portable store (`postgres-portable`), and prints for each the wall and CPU
+time per trial. This is
 the part of a call's cost that the database layer owns;
 `benchmarks/service.py` measures the whole server over HTTP.
 
-    .venv/bin/python -m benchmarks.store [--database sqlite|postgres|both]
+    .venv/bin/python -m benchmarks.store [--database sqlite|postgres|postgres-portable|all]
         [--trials 400] [--profile]
 
 Run it as a module from the repository root: the root is then on sys.path
@@ -29,7 +31,8 @@ from pathlib import Path
 from domain.spec import parse_spec
 from service.db.migrate import upgrade_to_head
 from service.db.session import Database
-from service.store import protocol
+from service.store import open_lifecycle
+from service.store.lifecycle import Lifecycle
 from service.store.searches import create_search
 from tests.service.helpers import make_spec
 from tests.support.databases import database
@@ -52,33 +55,36 @@ def opened(kind: str, folder: Path) -> Iterator[Database]:
             db.dispose()
 
 
-def one_trial(db: Database, search_id: int) -> None:
+def one_trial(store: Lifecycle, search_id: int) -> None:
     """Claim, report EPOCHS epochs and complete one trial."""
-    claimed = protocol.claim(db, "bench/0", search_id, lease_seconds=60)
-    trial_id, token = claimed.trial.id, claimed.trial.lease_token
+    claimed = store.claim("bench/0", search_id)
+    assert claimed is not None and claimed.trial.id is not None
+    trial_id, token = claimed.trial.id, claimed.trial.lease_token or ""
     for epoch in range(EPOCHS):
-        metrics = {"dev_accuracy": 0.5 + epoch / 100, "dev_loss": 0.5 - epoch / 100}
-        protocol.report(db, trial_id, token, [(epoch, metrics)], lease_seconds=60)
-    protocol.complete(db, trial_id, token, {"dev_accuracy": 0.55, "dev_loss": 0.45})
+        metrics: dict[str, float | None] = {"dev_accuracy": 0.5 + epoch / 100,
+                                            "dev_loss": 0.5 - epoch / 100}
+        store.report(trial_id, token, [(epoch, metrics)])
+    store.complete(trial_id, token, {"dev_accuracy": 0.55, "dev_loss": 0.45})
 
 
 def measure(kind: str, trials: int, profile: bool, folder: Path) -> None:
     """Print the per-trial figures of one database."""
-    with opened(kind, folder) as db:
+    with opened(kind.removesuffix("-portable"), folder) as db:
+        store = open_lifecycle(db, lease_seconds=60, fast_path=not kind.endswith("-portable"))
         search_id = create_search(db, parse_spec(SPEC)).search.id
         for _ in range(50):  # warm-up: caches, prepared statements, the pool
-            one_trial(db, search_id)
+            one_trial(store, search_id)
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(trials):
-            one_trial(db, search_id)
+            one_trial(store, search_id)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        print(f"{kind:>8}: {wall / trials * 1e3:.2f} ms wall, {cpu / trials * 1e3:.2f} ms CPU "
+        print(f"{kind:>17}: {wall / trials * 1e3:.2f} ms wall, {cpu / trials * 1e3:.2f} ms CPU "
               f"per trial ({2 + EPOCHS} calls)", flush=True)
         if profile:
             profiler = cProfile.Profile(time.process_time)
             profiler.enable()
             for _ in range(trials):
-                one_trial(db, search_id)
+                one_trial(store, search_id)
             profiler.disable()
             pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
 
@@ -86,13 +92,15 @@ def measure(kind: str, trials: int, profile: bool, folder: Path) -> None:
 def main() -> None:
     """Measure the chosen databases."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--database", default="all",
+                        choices=("sqlite", "postgres", "postgres-portable", "all"))
     parser.add_argument("--trials", type=int, default=400)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     if args.trials < 1:
         parser.error("--trials: must be at least 1")
-    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    kinds = (["sqlite", "postgres", "postgres-portable"] if args.database == "all"
+             else [args.database])
     with tempfile.TemporaryDirectory(prefix="caviar-bench-store-") as folder:
         for kind in kinds:
             measure(kind, args.trials, args.profile, Path(folder))

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from domain.errors import NotFound
-from domain.lifecycle.records import HistoryEntry, SearchRecord
+from domain.lifecycle.records import SearchRecord, TrialRecord
 from domain.lifecycle.states import LIVE, SearchStatus, TrialStatus
 from service.search.plans import History
 from service.search.samplers import HistoryEntry
@@ -42,8 +42,10 @@ from service.store.statements import Statements, Write
 from service.store.tables import (
     INTERMEDIATE,
     SEARCH_COLUMNS,
+    SEARCH_WRITABLE,
     SEARCHES,
     TRIAL_COLUMNS,
+    TRIAL_FIELDS,
     TRIALS,
     lease_ran_out,
     search_record,
@@ -122,9 +124,9 @@ class Rows:
 
     def __init__(self, sql: Statements) -> None:
         self.sql = sql
-        # id(record) -> (the record, kept alive so that its id is not reused; its table;
-        # its column values when read or last saved)
-        self._loaded: dict[int, tuple[object, Table, dict[str, Any]]] = {}
+        # id(record) -> (the record, kept alive so that its id is not reused; its column
+        # values when read or last saved)
+        self._loaded: dict[int, tuple[object, tuple[Any, ...]]] = {}
         self._writes: list[Write] = []
 
     # --- reads ---------------------------------------------------------------------------------
@@ -141,12 +143,12 @@ class Rows:
 
     def _search(self, values: Any) -> SearchRecord:
         search = search_record(values)
-        self._loaded[id(search)] = (search, SEARCHES, search_values(search))
+        self._loaded[id(search)] = (search, search_values(search))
         return search
 
-    def _trial(self, values: Any) -> HistoryEntry:
+    def _trial(self, values: Any) -> TrialRecord:
         trial = trial_record(values)
-        self._loaded[id(trial)] = (trial, TRIALS, trial_values(trial))
+        self._loaded[id(trial)] = (trial, trial_values(trial))
         return trial
 
     def lock_search(self, search_id: int, skip_locked: bool = False) -> SearchRecord | None:
@@ -166,22 +168,22 @@ class Rows:
                          {"search_id": search_id, "now": now})
         return None if row is None else (self._search(row[:-1]), bool(row[-1]))
 
-    def lock_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, HistoryEntry]:
+    def lock_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, TrialRecord]:
         """The trial and its search, both locked, in one statement; NotFound if absent."""
         return self._search_and_trial(_LOCKED_SEARCH_AND_TRIAL, trial_id)
 
-    def read_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, HistoryEntry]:
+    def read_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, TrialRecord]:
         """The trial and its search as `lock_search_of_trial` reads them, without locks."""
         return self._search_and_trial(_SEARCH_AND_TRIAL, trial_id)
 
     def _search_and_trial(self, statement: Select[Any], trial_id: int
-                          ) -> tuple[SearchRecord, HistoryEntry]:
+                          ) -> tuple[SearchRecord, TrialRecord]:
         row = self._first(statement, {"trial_id": trial_id})
         if row is None:
             raise NotFound(f"trial {trial_id} not found")
         return self._search(row[:_SEARCH_WIDTH]), self._trial(row[_SEARCH_WIDTH:])
 
-    def oldest_pending(self, search: SearchRecord) -> HistoryEntry:
+    def oldest_pending(self, search: SearchRecord) -> TrialRecord:
         """The search's pending trial of the lowest number (the search counts one)."""
         row = self._first(_OLDEST_PENDING, {"search_id": search.id})
         if row is None:
@@ -189,12 +191,12 @@ class Rows:
                                "pending trial(s) but has none")
         return self._trial(row)
 
-    def expired(self, search: SearchRecord, now: datetime) -> list[HistoryEntry]:
+    def expired(self, search: SearchRecord, now: datetime) -> list[TrialRecord]:
         """The (locked) search's running trials whose lease ran out before now, by number."""
         return [self._trial(row) for row in
                 self._all(_EXPIRED, {"search_id": search.id, "now": now})]
 
-    def live(self, search: SearchRecord) -> list[HistoryEntry]:
+    def live(self, search: SearchRecord) -> list[TrialRecord]:
         """The (locked) search's pending and running trials, by number."""
         return [self._trial(row) for row in self._all(_LIVE, {"search_id": search.id})]
 
@@ -226,14 +228,14 @@ class Rows:
         """A write to run before the next `save`'s updates (parameters named after table)."""
         self._writes.append(Write(table, statement, params))
 
-    def delete_epochs(self, trial: HistoryEntry) -> None:
+    def delete_epochs(self, trial: TrialRecord) -> None:
         """Queue the deletion of the trial's per-epoch rows (its lost attempt's)."""
         self.queue(INTERMEDIATE, _DELETE_EPOCHS, {"deleted_trial_id": trial.id})
 
-    def insert(self, trial: HistoryEntry) -> None:
+    def insert(self, trial: TrialRecord) -> None:
         """Queue the INSERT of a new trial (NULL columns left out); its id is set when it runs."""
-        values = {name: value for name, value in trial_values(trial).items()
-                  if value is not None}
+        values = {name: value for name, value in zip(TRIAL_FIELDS, trial_values(trial),
+                                                     strict=True) if value is not None}
         self._writes.append(Write(TRIALS, _insert_of(TRIALS, tuple(values)),
                                   {f"new_{name}": value for name, value in values.items()},
                                   inserts=trial))
@@ -244,19 +246,24 @@ class Rows:
         self.flush()
         return self.sql.first(statement, params) is not None
 
-    def update(self, record: SearchRecord | HistoryEntry) -> None:
+    def update(self, record: SearchRecord | TrialRecord) -> None:
         """Queue an UPDATE of the record's columns that changed since it was read or saved."""
-        _, table, loaded = self._loaded[id(record)]
-        values = (search_values(record) if isinstance(record, SearchRecord)
-                  else trial_values(record))
-        changed = {name: value for name, value in values.items() if loaded[name] != value}
-        if changed:
-            params = {f"{table.name}_{name}": value for name, value in changed.items()}
-            params[f"{table.name}_row_id"] = record.id
-            self._writes.append(Write(table, _update_of(table, tuple(changed)), params))
-            self._loaded[id(record)] = (record, table, values)
+        _, loaded = self._loaded[id(record)]
+        if isinstance(record, SearchRecord):
+            table, names, values = SEARCHES, SEARCH_WRITABLE, search_values(record)
+        else:
+            table, names, values = TRIALS, TRIAL_FIELDS, trial_values(record)
+        if values == loaded:
+            return
+        changed = [(name, value) for name, value, old in zip(names, values, loaded, strict=True)
+                   if value != old]
+        params = {f"{table.name}_{name}": value for name, value in changed}
+        params[f"{table.name}_row_id"] = record.id
+        self._writes.append(Write(table, _update_of(table, tuple(name for name, _ in changed)),
+                                  params))
+        self._loaded[id(record)] = (record, values)
 
-    def save(self, *records: SearchRecord | HistoryEntry) -> None:
+    def save(self, *records: SearchRecord | TrialRecord) -> None:
         """Queue an UPDATE of each record's changed columns, in the order given, then run
         every queued write."""
         for record in records:

@@ -14,9 +14,10 @@ process: a stored spec never changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, Text, and_, bindparam, cast
@@ -39,6 +40,7 @@ SEARCH_COLUMNS = (
     *(SEARCHES.c[name] for name in _SEARCH_SCALARS),
 )
 """What a search's record is read from, in this order (`search_record`)."""
+_SCALARS_AT = 3 + len(_COUNTED)
 
 TRIAL_FIELDS = tuple(field.name for field in fields(TrialRecord))
 TRIAL_COLUMNS = tuple(TRIALS.c[name] for name in TRIAL_FIELDS)
@@ -54,13 +56,15 @@ def spec_json(spec_text: str) -> dict[str, Any]:
 
 def search_record(values: Sequence[Any]) -> SearchRecord:
     """The record of a search from the values of SEARCH_COLUMNS."""
-    spec_text = values[2]
-    counted = len(_COUNTED)
-    scalars = dict(zip(_SEARCH_SCALARS, values[3 + counted:], strict=True))
+    search_id, status, spec_text = values[:3]
+    counts = dict(zip(_COUNTED, values[3:_SCALARS_AT], strict=True))
+    (max_trials, n_trials, last_seq, rounds, best_trial_id, best_value, updated_at,
+     finished_at) = values[_SCALARS_AT:]
     return SearchRecord(
-        id=values[0], status=SearchStatus(values[1]), spec=plan_of(spec_text).spec,
-        spec_text=spec_text,
-        counts=dict(zip(_COUNTED, values[3:3 + counted], strict=True)), **scalars,
+        id=search_id, status=SearchStatus(status), spec=plan_of(spec_text).spec,
+        spec_text=spec_text, max_trials=max_trials, n_trials=n_trials, counts=counts,
+        last_seq=last_seq, rounds=rounds, best_trial_id=best_trial_id, best_value=best_value,
+        updated_at=updated_at, finished_at=finished_at,
     )
 
 
@@ -73,17 +77,24 @@ def trial_record(values: Sequence[Any]) -> TrialRecord:
     return trial
 
 
-def search_values(search: SearchRecord) -> dict[str, Any]:
-    """The search's writable columns and their values in the record."""
-    values = {"status": search.status}
-    values.update((f"count_{status}", n) for status, n in search.counts.items())
-    values.update((name, getattr(search, name)) for name in _SEARCH_SCALARS)
-    return values
+SEARCH_WRITABLE = ("status", *(f"count_{status}" for status in _COUNTED), *_SEARCH_SCALARS)
+"""The search's columns a record's changes are written to, in the order of `search_values`."""
+_search_scalars = attrgetter(*_SEARCH_SCALARS)
 
 
-def trial_values(trial: TrialRecord) -> dict[str, Any]:
-    """The trial's columns and their values in the record (its id included)."""
-    return {name: getattr(trial, name) for name in TRIAL_FIELDS}
+def search_values(search: SearchRecord) -> tuple[Any, ...]:
+    """The values of the search's SEARCH_WRITABLE columns in the record."""
+    counts = search.counts
+    return (search.status, *[counts[status] for status in _COUNTED], *_search_scalars(search))
+
+
+trial_values: Callable[[TrialRecord], tuple[Any, ...]] = attrgetter(*TRIAL_FIELDS)
+"""The values of the trial's columns (TRIAL_FIELDS, its id included) in the record."""
+
+
+def copied(trial: TrialRecord) -> TrialRecord:
+    """A copy of the record (its dicts shared: they are replaced, never changed in place)."""
+    return TrialRecord(*trial_values(trial))
 
 
 def lease_ran_out(search_id: ColumnElement[int]) -> ColumnElement[bool]:

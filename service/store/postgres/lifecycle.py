@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 from sqlalchemy import Connection
 
@@ -37,11 +36,12 @@ from service.store.postgres.reports import KnownTrial, KnownTrials, report_write
 from service.store.postgres.statements import DriverStatements
 from service.store.rows import Rows
 from service.store.statements import Statements
+from service.store.tables import copied
 
 
 def _known(search: SearchRecord, trial: TrialRecord) -> KnownTrial:
     objective = search.spec.objective
-    return KnownTrial(replace(trial), objective.metric, objective.goal)
+    return KnownTrial(copied(trial), objective.metric, objective.goal)
 
 
 class PostgresLifecycle(Lifecycle):
@@ -99,7 +99,7 @@ class PostgresLifecycle(Lifecycle):
                       ) -> Action | None:
         """Write the report as decided from `known`; None if an epoch may have been stored
         before, or if the trial is no longer as known."""
-        trial = replace(known.trial)
+        trial = copied(known.trial)
         if trial.last_epoch is not None and epochs[0][0] <= trial.last_epoch:
             return None
         values = [metrics.get(known.metric) for _, metrics in epochs]
@@ -121,5 +121,5 @@ class PostgresLifecycle(Lifecycle):
                 self._known.forget(trial.id)
             return None
         trial.seq = written[0]
-        self._known.remember(replace(known, trial=trial))
+        self._known.remember(KnownTrial(trial, known.metric, known.goal))
         return Action(trial.stop_reason, expires_at)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import qmc
 
+from domain.lifecycle.states import TrialStatus
 from domain.space import Space
 from domain.spec import parse_spec
 from service.search.samplers import (
@@ -50,14 +51,14 @@ def run(spec, n: int, optimum: np.ndarray | None = None) -> list[Proposal]:
     while len(history) < n:
         proposal = sampler.sample(space, history, trial_rng(spec.sampler.seed, len(history)))
         if proposal is None:
-            if all(t.status == "completed" for t in history):
+            if all(t.status == TrialStatus.COMPLETED for t in history):
                 break
-            history = [HistoryEntry(t.number, t.params, "completed",
+            history = [HistoryEntry(t.number, t.params, TrialStatus.COMPLETED,
                                    objective(space, t.params, optimum), t.round)
                        for t in history]
             continue
         proposals.append(proposal)
-        history.append(HistoryEntry(len(history), proposal.params, "running", None,
+        history.append(HistoryEntry(len(history), proposal.params, TrialStatus.RUNNING, None,
                                    proposal.round))
     return proposals
 
@@ -85,7 +86,7 @@ def test_random_draws_depend_on_the_trial_number_only():
     space = Space.from_spec(spec_of({"kind": "random"}).parameters)
     sampler = RandomSampler()
     a = sampler.sample(space, [], trial_rng(0, 5))
-    b = sampler.sample(space, [HistoryEntry(0, {}, "failed", None)] * 3, trial_rng(0, 5))
+    b = sampler.sample(space, [HistoryEntry(0, {}, TrialStatus.FAILED, None)] * 3, trial_rng(0, 5))
     assert a == b
     assert a != sampler.sample(space, [], trial_rng(0, 6))
     assert sampler.capacity(space) is None
@@ -100,7 +101,8 @@ def test_grid_visits_every_point_once_then_proposes_nothing():
     assert len({tuple(p.params.values()) for p in proposals}) == 108
     assert {p.params["batch_size"] for p in proposals} == {64, 128, 256, 512}
     assert {p.params["learning_rate"] for p in proposals} == pytest.approx([1e-4, 1e-2, 1.0])
-    history = [HistoryEntry(i, p.params, "completed", 0.5) for i, p in enumerate(proposals)]
+    history = [HistoryEntry(i, p.params, TrialStatus.COMPLETED, 0.5)
+               for i, p in enumerate(proposals)]
     assert sampler.sample(space, history, trial_rng(0, 108)) is None
 
 
@@ -152,17 +154,17 @@ def test_coarse_to_fine_waits_for_its_round_and_moves_boxes_inside_the_cube():
     spec = spec_of({"kind": "coarse_to_fine", "round_size": 4, "top_fraction": 0.5,
                     "shrink": 0.5}, UNIT)
     space, sampler = Space.from_spec(spec.parameters), make_sampler(spec)
-    history = [HistoryEntry(i, space.from_unit([0.05 * (i + 1), 0.95]), "completed",
+    history = [HistoryEntry(i, space.from_unit([0.05 * (i + 1), 0.95]), TrialStatus.COMPLETED,
                            float(i), 0) for i in range(3)]
-    history.append(HistoryEntry(3, space.from_unit([0.5, 0.5]), "running", None, 0))
+    history.append(HistoryEntry(3, space.from_unit([0.5, 0.5]), TrialStatus.RUNNING, None, 0))
     assert sampler.sample(space, history, trial_rng(0, 4)) is None
-    history[3] = HistoryEntry(3, history[3].params, "failed", None, 0)
+    history[3] = HistoryEntry(3, history[3].params, TrialStatus.FAILED, None, 0)
     proposal = sampler.sample(space, history, trial_rng(0, 4))
     assert proposal.round == 1
     # top half of the completed trials: numbers 2 and 1 (values 2.0, 1.0), centre (0.125, 0.95)
     assert proposal.box["bn_momentum"] == pytest.approx((0.0, 0.5))
     assert proposal.box["l2"] == pytest.approx((0.5, 1.0))
-    started = history + [HistoryEntry(4, proposal.params, "running", None, 1)]
+    started = history + [HistoryEntry(4, proposal.params, TrialStatus.RUNNING, None, 1)]
     whole = {name: (0.0, 1.0) for name in space.names}
     assert sampler.boxes(space, started) == [whole, proposal.box]
 
@@ -170,11 +172,11 @@ def test_coarse_to_fine_waits_for_its_round_and_moves_boxes_inside_the_cube():
 def test_coarse_to_fine_minimizes_when_the_goal_says_so_and_keeps_a_box_without_results():
     sampler = CoarseToFineSampler(round_size=2, top_fraction=0.5, shrink=0.5, goal="minimize")
     space = Space.from_spec(spec_of({"kind": "random"}, UNIT).parameters)
-    history = [HistoryEntry(0, space.from_unit([0.1, 0.1]), "completed", 0.2, 0),
-               HistoryEntry(1, space.from_unit([0.9, 0.9]), "completed", 0.9, 0)]
+    history = [HistoryEntry(0, space.from_unit([0.1, 0.1]), TrialStatus.COMPLETED, 0.2, 0),
+               HistoryEntry(1, space.from_unit([0.9, 0.9]), TrialStatus.COMPLETED, 0.9, 0)]
     box = sampler.sample(space, history, trial_rng(0, 2)).box
     assert box == {"bn_momentum": pytest.approx((0.0, 0.5)), "l2": pytest.approx((0.0, 0.5))}
-    failed = [HistoryEntry(2, space.from_unit([0.2, 0.2]), "failed", None, 1),
+    failed = [HistoryEntry(2, space.from_unit([0.2, 0.2]), TrialStatus.FAILED, None, 1),
               HistoryEntry(3, space.from_unit([0.3, 0.3]), "pruned", 0.1, 1)]
     again = sampler.sample(space, history + failed, trial_rng(0, 4))
     assert again.round == 2 and again.box == box
@@ -185,10 +187,10 @@ def test_coarse_to_fine_top_fraction_counts_exactly():
     sampler = CoarseToFineSampler(round_size=10, top_fraction=0.3, shrink=0.5, goal="maximize")
     space = Space.from_spec(spec_of({"kind": "random"}, UNIT).parameters)
     corners = [0.1, 0.2, 0.3] + [0.9] * 7
-    history = [HistoryEntry(i, space.from_unit([x, x]), "completed", -float(i), 0)
+    history = [HistoryEntry(i, space.from_unit([x, x]), TrialStatus.COMPLETED, -float(i), 0)
                for i, x in enumerate(corners)]
     box = sampler.sample(space, history, trial_rng(0, 10)).box
     assert box["l2"] == pytest.approx((0.0, 0.5))  # centred on 0.2, the mean of the top 3
-    history[2] = HistoryEntry(2, space.from_unit([0.3, 0.3]), "completed", -100.0, 0)
+    history[2] = HistoryEntry(2, space.from_unit([0.3, 0.3]), TrialStatus.COMPLETED, -100.0, 0)
     box = sampler.sample(space, history, trial_rng(0, 10)).box
     assert box["l2"] == pytest.approx((0.15, 0.65))  # top 3: 0.1, 0.2 and a 0.9 → mean 0.4
