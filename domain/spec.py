@@ -1,8 +1,9 @@
 """The search spec of DESIGN.md as pydantic v2 models, with every rule a validation error.
 
-Validate with `parse_spec(data)` (or `SearchSpec.model_validate(data, context=
-{"max_trials_limit": N})`): an error's `loc` names the field and its `msg`
-states the rule, ready to be a 422. `SearchSpec.to_json()` is the normalized
+Validate with `parse_spec(data, max_trials_limit)`: an error's `loc` names the
+field and its `msg` states the rule, ready to be a 422. The limit on
+`budget.max_trials` is the server's (CAVIAR_MAX_TRIALS): without one (the CLI's
+offline check) it is not checked. `SearchSpec.to_json()` is the normalized
 spec, every default filled in, as the server stores and returns it.
 """
 
@@ -61,7 +62,7 @@ __all__ = [
     "parse_spec",
 ]
 
-MAX_TRIALS_LIMIT = 10_000  # the server's default (CAVIAR_MAX_TRIALS) and the CLI's offline check
+MAX_TRIALS_LIMIT = 10_000  # the server's default limit (CAVIAR_MAX_TRIALS)
 MAX_TRIALS_CONTEXT = "max_trials_limit"
 MAX_PARAMETERS = 64
 _NAME_CHAR = r"[A-Za-z0-9_.,:;=+@#()/-]"
@@ -163,18 +164,31 @@ class SplitSpec(SpecModel):
         return self
 
 
+def _natural_goal(metric: str) -> Goal:
+    """minimize for a loss, maximize for anything else."""
+    return "minimize" if metric.endswith("_loss") else "maximize"
+
+
 class Objective(SpecModel):
     """The metric a search optimizes; goal defaults to minimize for losses, else maximize."""
 
     metric: Literal["dev_accuracy", "dev_loss", "train_loss", "train_accuracy"] = "dev_accuracy"
-    goal: Goal | None = None
+    goal: Goal = Field(default_factory=lambda: _natural_goal("dev_accuracy"),
+                       description="minimize for a loss, maximize otherwise (the default)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _goal_of_metric(cls, data: Any) -> Any:
+        """A goal left out (or null) is the metric's natural one."""
+        if isinstance(data, dict) and data.get("goal") is None:
+            metric = data.get("metric", "dev_accuracy")
+            return {**data, "goal": _natural_goal(metric) if isinstance(metric, str) else None}
+        return data
 
     @model_validator(mode="after")
     def _goal_fits_metric(self) -> Objective:
-        natural: Goal = "minimize" if self.metric.endswith("_loss") else "maximize"
-        if self.goal is None:
-            self.goal = natural
-        elif self.goal != natural:
+        natural = _natural_goal(self.metric)
+        if self.goal != natural:
             raise_rule_errors("Objective", [RuleError(
                 ("goal",), f"goal must be {natural} for {self.metric}", self.goal,
             )])
@@ -191,12 +205,18 @@ class Budget(SpecModel):
     @field_validator("max_trials")
     @classmethod
     def _within_limit(cls, value: int, info: ValidationInfo) -> int:
-        limit = (info.context or {}).get(MAX_TRIALS_CONTEXT, MAX_TRIALS_LIMIT)
-        if value > limit:
-            raise PydanticCustomError(
-                "search_spec", f"max_trials must be at most {limit} on this server, got {value}"
-            )
+        limit = (info.context or {}).get(MAX_TRIALS_CONTEXT)
+        rule = None if limit is None else max_trials_rule(value, limit)
+        if rule is not None:
+            raise PydanticCustomError("search_spec", rule)
         return value
+
+
+def max_trials_rule(max_trials: int, limit: int) -> str | None:
+    """The broken rule if a spec's max_trials passes the server's limit, else None."""
+    if max_trials > limit:
+        return f"max_trials must be at most {limit} on this server, got {max_trials}"
+    return None
 
 
 # --- sampler and early stopping --------------------------------------------------------------
@@ -367,6 +387,7 @@ class SearchSpec(SpecModel):
         return self.model_dump(mode="json")
 
 
-def parse_spec(data: Any, max_trials_limit: int = MAX_TRIALS_LIMIT) -> SearchSpec:
-    """Validate a spec (a dict from JSON or YAML); raises pydantic.ValidationError."""
+def parse_spec(data: Any, max_trials_limit: int | None = None) -> SearchSpec:
+    """Validate a spec (a dict from JSON or YAML), its max_trials against the limit if one
+    is given; raises pydantic.ValidationError."""
     return SearchSpec.model_validate(data, context={MAX_TRIALS_CONTEXT: max_trials_limit})

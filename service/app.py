@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api import datasets, searches, system, trials, worker
+from service.api.dispatch import WorkerDispatch
 from service.api.errors import install_error_handlers
 from service.dashboard import mount_dashboard
 from service.db.migrate import upgrade_to_head
@@ -30,14 +31,16 @@ log = logging.getLogger("caviar.server")
 
 
 class CaviarApp(FastAPI):
-    """FastAPI, with the worker protocol's routes answered ahead of every middleware."""
+    """FastAPI, with the worker protocol's routes answered ahead of every middleware by
+    `dispatch` (service.api.dispatch), unless it is None."""
+
+    dispatch: WorkerDispatch | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            matched = worker.match(scope["path"])
-            if matched is not None:
-                await worker.serve(self.state, matched, scope, receive, send)
-                return
+        matched = None if self.dispatch is None else self.dispatch.match(scope)
+        if matched is not None and self.dispatch is not None:
+            await self.dispatch.serve(self.state, matched, scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
 
 
@@ -74,8 +77,13 @@ async def _sweep_leases(lifecycle: Lifecycle, every: float) -> None:
             log.info("released %d expired lease(s)", released)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The server app for the settings (default: from the environment)."""
+def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
+               ) -> CaviarApp:
+    """The server app for the settings (default: from the environment).
+
+    `fast_worker_routes=False` serves the worker protocol through FastAPI's routing
+    only (the tests run it both ways).
+    """
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
     upgrade_to_head(db.write_engine)
@@ -104,9 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = counters
     install_error_handlers(app)
-    for module in (searches, trials, datasets, system):
+    for module in (searches, trials, worker, datasets, system):
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=counters)
-    worker.document(app)
+    if fast_worker_routes:
+        app.dispatch = WorkerDispatch(worker.ROUTES)
     mount_dashboard(app)
     return app

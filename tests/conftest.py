@@ -38,7 +38,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 @pytest.fixture
-def make_client(database_url: str) -> Iterator[Callable[..., object]]:
+def worker_routes(request: pytest.FixtureRequest) -> str:
+    """How in-process apps serve the worker protocol: "dispatch" (service.api.dispatch,
+    as the server does) or "fastapi" (its FastAPI routes only). A test module asks for
+    both with `pytestmark = BOTH_WORKER_ROUTES` (tests.support.worker_routes)."""
+    return getattr(request, "param", "dispatch")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The FastAPI worker routes run on SQLite only: they differ from the dispatch in
+    routing, not in storage."""
+    keep, drop = [], []
+    for item in items:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        fastapi_elsewhere = (params.get("worker_routes") == "fastapi"
+                             and params.get("database_url", "sqlite") != "sqlite")
+        (drop if fastapi_elsewhere else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def make_client(database_url: str, worker_routes: str) -> Iterator[Callable[..., object]]:
     """A factory of in-process clients (FastAPI TestClient) on the test's database.
 
     Keyword arguments override Settings fields (for example lease_seconds=0.5).
@@ -54,7 +76,8 @@ def make_client(database_url: str) -> Iterator[Callable[..., object]]:
             env = {name: value for name, value in os.environ.items()
                    if name == "CAVIAR_POSTGRES_FAST_PATH"}
             settings = Settings.from_env(env, database_url=database_url, **overrides)
-            client = TestClient(create_app(settings), raise_server_exceptions=False)
+            app = create_app(settings, fast_worker_routes=worker_routes == "dispatch")
+            client = TestClient(app, raise_server_exceptions=False)
             return stack.enter_context(client)
 
         yield make

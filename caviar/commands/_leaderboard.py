@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-FINISHED = ("completed", "failed", "pruned", "cancelled")
+from domain.lifecycle.states import TERMINAL, TrialStatus
 
 
 def format_value(value: Any) -> str:
@@ -52,7 +52,8 @@ def goal_of(search: Mapping[str, Any]) -> tuple[str, str]:
 
 def ranked(trials: Iterable[Mapping[str, Any]], goal: str) -> list[Mapping[str, Any]]:
     """Completed trials with a value, best first."""
-    done = [t for t in trials if t.get("status") == "completed" and t.get("value") is not None]
+    done = [t for t in trials
+            if t.get("status") == TrialStatus.COMPLETED and t.get("value") is not None]
     return sorted(done, key=lambda t: (-t["value"] if goal == "maximize" else t["value"],
                                        t["number"]))
 
@@ -87,7 +88,7 @@ def params_text(params: Mapping[str, Any]) -> str:
 def done_count(search: Mapping[str, Any]) -> int:
     """Trials that have finished, whatever their outcome."""
     counts = search.get("counts") or {}
-    return sum(int(counts.get(state, 0)) for state in FINISHED)
+    return sum(int(counts.get(state, 0)) for state in TERMINAL)
 
 
 def searches_table(searches: Iterable[Mapping[str, Any]]) -> str:
@@ -96,6 +97,6 @@ def searches_table(searches: Iterable[Mapping[str, Any]]) -> str:
     for s in searches:
         best = s.get("best_trial") or {}
         rows.append([s["id"], s["name"], s["status"], f"{done_count(s)}/{s.get('max_trials')}",
-                     (s.get("counts") or {}).get("running", 0), best.get("value"),
+                     (s.get("counts") or {}).get(TrialStatus.RUNNING, 0), best.get("value"),
                      s.get("created_at", "")])
-    return table(["id", "name", "status", "done", "running", "best", "created"], rows)
+    return table(["id", "name", "status", "done", TrialStatus.RUNNING, "best", "created"], rows)

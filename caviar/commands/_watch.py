@@ -8,6 +8,7 @@ import time
 from typing import Any, TextIO
 
 from caviar.commands._leaderboard import best_of, done_count, format_value, goal_of, params_text
+from domain.lifecycle.states import SearchStatus, TrialStatus
 from worker.client import CaviarClient
 
 BAR_WIDTH = 24
@@ -41,7 +42,7 @@ class SearchWatcher:
         total = max(int(search.get("max_trials") or 0), 1)
         done = done_count(search)
         filled = min(BAR_WIDTH, round(BAR_WIDTH * done / total))
-        running = (search.get("counts") or {}).get("running", 0)
+        running = (search.get("counts") or {}).get(TrialStatus.RUNNING, 0)
         metric, goal = goal_of(search)
         line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} done, " \
                f"{running} running"
@@ -49,7 +50,7 @@ class SearchWatcher:
         if best is not None:
             line += f", best {metric} {format_value(best['value'])} (#{best['number']}: " \
                     f"{params_text(best.get('params', {}))})"
-        if search.get("status") != "running":
+        if search.get("status") != SearchStatus.RUNNING:
             line += f" [{search.get('status')}]"
         return line
 
@@ -75,7 +76,7 @@ def watch(client: CaviarClient, search_id: int, out: TextIO = sys.stdout,
                 out.write(line + "\n")
             out.flush()
             shown = line
-        if search.get("status") != "running":
+        if search.get("status") != SearchStatus.RUNNING:
             break
         time.sleep(interval)
     if live:

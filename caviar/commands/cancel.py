@@ -7,6 +7,7 @@ import argparse
 from caviar.commands._leaderboard import done_count
 from caviar.commands._server import add_server_option, connect, reports_server_errors
 from caviar.errors import UsageError
+from domain.lifecycle.states import TrialStatus
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"SEARCH: must be a search id (1 or more), got {args.search}")
     with connect(args) as client:
         search = client.cancel_search(args.search)
-    running = (search.get("counts") or {}).get("running", 0)
+    running = (search.get("counts") or {}).get(TrialStatus.RUNNING, 0)
     print(f"search {search['id']} {search['name']}: {search['status']} "
           f"({done_count(search)} trials done, {running} running told to stop)")
     return 0

@@ -14,6 +14,7 @@ from caviar.commands._leaderboard import (
 )
 from caviar.commands._server import add_server_option, connect, reports_server_errors
 from caviar.errors import UsageError
+from domain.lifecycle.states import TrialStatus
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 print(searches_table(page["items"]))
             return 0
         search = client.get_search(args.search)
-        trials = client.list_trials(args.search, status="completed")["items"]
+        trials = client.list_trials(args.search, status=TrialStatus.COMPLETED)["items"]
     print(describe(search))
     print()
     print(leaderboard(search, trials, top=args.top))

@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Prints 'SPEC.yaml: ok (...)' with what the search will do, or one "
         "'SPEC.yaml: field: rule' line per broken rule, worded as the server's 422. Exit 0 "
         "when every spec is valid, 1 otherwise. A server may still refuse a valid spec for "
-        "what only it knows: a lower max_trials limit (CAVIAR_MAX_TRIALS), an uploaded "
-        "dataset id it does not have.",
+        "what only it knows: its max_trials limit (CAVIAR_MAX_TRIALS, 10000 by default), an "
+        "uploaded dataset id it does not have.",
     )
     parser.add_argument("specs", type=Path, nargs="+", metavar="SPEC.yaml",
                         help="search spec files")

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from domain.errors import Invalid
 from service.api import views
 from service.api.deps import API_PREFIX, DatasetId, database, settings
+from service.api.errors import documented
 from service.api.schemas import MAX_CURSOR, DatasetList, DatasetOut, Text
 from service.db.session import Database
 from service.settings import Settings
@@ -31,7 +32,8 @@ def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(parts)
 
 
-@router.post("/datasets", status_code=201, response_model=DatasetOut)
+@router.post("/datasets", status_code=201, response_model=DatasetOut,
+             responses=documented({}))
 def upload_dataset(
     file: Annotated[UploadFile, File(description="a .npz with arrays X and y, or a .csv")],
     db: Annotated[Database, Depends(database)],
@@ -48,7 +50,7 @@ def upload_dataset(
     return JSONResponse(views.dataset_json(row), status_code=201)
 
 
-@router.get("/datasets", response_model=DatasetList)
+@router.get("/datasets", response_model=DatasetList, responses=documented({}))
 def list_datasets(
     db: Annotated[Database, Depends(database)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -60,7 +62,9 @@ def list_datasets(
 
 
 @router.get("/datasets/{dataset_id}/data", response_class=Response,
-            responses={200: {"content": {"application/octet-stream": {}}}})
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "the uploaded bytes"},
+                       **documented({404: "no dataset has this id"})})
 def download_dataset(dataset_id: DatasetId, db: Annotated[Database, Depends(database)]
                      ) -> Response:
     """The uploaded bytes, with their SHA-256 in X-Caviar-SHA256 (workers cache by it)."""

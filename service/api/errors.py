@@ -13,17 +13,78 @@ CLI prints its own check of a spec from the same items); 404 and 409 carry a sen
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from domain.error_format import clean_errors
 from domain.errors import Conflict, Invalid, NotFound
+
+
+class ErrorAnswer(BaseModel):
+    """The body of a 404, 409, 413, 500 or 503: a sentence."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One broken rule of a 422: where (`loc`, e.g. ["body", "budget", "max_trials"]; its
+    first item is the part of the request: body, query or path) and which."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidAnswer(BaseModel):
+    """The body of a 422: every broken rule."""
+
+    detail: list[FieldError]
+
+
+EVERY_ROUTE = {
+    422: ("a field breaks a rule; `detail` names each", InvalidAnswer),
+    500: ("a bug of the server's own; its traceback is in the server's log", ErrorAnswer),
+    503: ("the database is unavailable (retry later); `detail` says why", ErrorAnswer),
+}
+"""The statuses any route may answer, besides its own."""
+
+
+def documented(statuses: dict[int, str], takes_input: bool = True
+               ) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` of a route: the statuses it answers besides its success (with
+    what each means), and those of EVERY_ROUTE (without 422 for a route that takes no
+    input); a 4xx or 5xx body is an ErrorAnswer."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, description in statuses.items():
+        responses[status] = {"description": description}
+        if status >= 400:
+            responses[status]["model"] = ErrorAnswer
+    for status, (description, model) in EVERY_ROUTE.items():
+        if status != 422 or takes_input:
+            responses.setdefault(status, {"description": description, "model": model})
+    return responses
+
+
+NOT_JSON = Invalid(["body"], "the body must be JSON (Content-Type: application/json)",
+                   "content_type")
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type header names JSON (application/json, or application/...+json)."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
 
 
 def unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
@@ -58,8 +119,22 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map request validation, the store's errors and HTTP errors to JSON answers."""
 
     @app.exception_handler(RequestValidationError)
-    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return unprocessable(clean_errors(exc.errors()))
+    async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        documented_here = app.openapi()["paths"].get(request.url.path)
+        if documented_here is not None and request.method.lower() not in documented_here:
+            # A template route took a path documented as written, for another method
+            # (GET /trials/claim matched GET /trials/{trial_id}): the path takes no GET.
+            allowed = allowed_methods(app, request.url.path) or []
+            return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                                headers={"Allow": ", ".join(allowed)})
+        errors = exc.errors()
+        body_refused = any(tuple(error["loc"]) == ("body",) for error in errors)
+        if body_refused and not is_json(request.headers.get("content-type")):
+            return unprocessable([NOT_JSON.as_detail()])
+        return unprocessable(clean_errors(
+            {**error, "msg": f"Invalid JSON: {error['ctx']['error']}"}
+            if error["type"] == "json_invalid" and "error" in error.get("ctx", {}) else error
+            for error in errors))
 
     async def _answer(_: Request, exc: Exception) -> JSONResponse:
         status, body = error_answer(exc)
@@ -74,9 +149,35 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(INTERNAL_ERROR, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # a body the framework could not parse at all
             return unprocessable([{"loc": ["body"], "msg": str(exc.detail),
                                    "type": "body_invalid"}])
+        headers = getattr(exc, "headers", None)
+        allowed = allowed_methods(app, request.url.path) if exc.status_code == 405 else None
+        if allowed is not None:
+            headers = {"Allow": ", ".join(allowed)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+                            headers=headers)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str] | None:
+    """The methods /openapi.json documents at the path, for a 405's `Allow` (None if it
+    documents none there).
+
+    Starlette would name only the methods of the first route whose path matched. A
+    path documented as written counts before templates: `/trials/claim` takes POST,
+    though `/trials/{trial_id}` (GET) matches its text too.
+    """
+    matching = {template: operations for template, operations in app.openapi()["paths"].items()
+                if _path_pattern(template).match(path)}
+    chosen = [matching[path]] if path in matching else list(matching.values())
+    methods = {method.upper() for operations in chosen for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods) or None
+
+
+@cache
+def _path_pattern(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from domain.spec import parse_spec
+from domain.errors import Invalid
+from domain.spec import SearchSpec, max_trials_rule
 from service.api import views
 from service.api.deps import API_PREFIX, SearchId, database, lifecycle, settings
+from service.api.errors import documented
 from service.api.schemas import (
     MAX_CURSOR,
     SearchList,
@@ -24,6 +26,7 @@ from service.store import searches, trials
 from service.store.lifecycle import Lifecycle
 
 router = APIRouter(prefix=API_PREFIX, tags=["searches"])
+NO_SEARCH = "no search has this id"
 
 SPEC_EXAMPLE = {
     "name": "digits-adam",
@@ -35,20 +38,23 @@ SPEC_EXAMPLE = {
 }
 
 
-@router.post("/searches", status_code=201, response_model=SearchOut)
+@router.post("/searches", status_code=201, response_model=SearchOut,
+             responses=documented({}))
 def create_search(
-    body: Annotated[dict[str, Any], Body(examples=[SPEC_EXAMPLE],
-                                         description="a search spec (DESIGN.md)")],
+    spec: Annotated[SearchSpec, Body(examples=[SPEC_EXAMPLE])],
     db: Annotated[Database, Depends(database)],
     config: Annotated[Settings, Depends(settings)],
 ) -> JSONResponse:
-    """Create a search from a spec; 422 naming the field and the rule if it breaks one."""
-    spec = parse_spec(body, max_trials_limit=config.max_trials)
+    """Create a search from a spec; 422 naming the field and the rule if it breaks one
+    (`budget.max_trials` also against this server's limit, CAVIAR_MAX_TRIALS)."""
+    rule = max_trials_rule(spec.budget.max_trials, config.max_trials)
+    if rule is not None:
+        raise Invalid(["body", "budget", "max_trials"], rule, "search_spec")
     view = searches.create_search(db, spec)
     return JSONResponse(views.search_json(view), status_code=201)
 
 
-@router.get("/searches", response_model=SearchList)
+@router.get("/searches", response_model=SearchList, responses=documented({}))
 def list_searches(
     db: Annotated[Database, Depends(database)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -60,13 +66,15 @@ def list_searches(
     return JSONResponse({"items": [views.search_json(v) for v in items], "total": total})
 
 
-@router.get("/searches/{search_id}", response_model=SearchOut)
+@router.get("/searches/{search_id}", response_model=SearchOut,
+            responses=documented({404: NO_SEARCH}))
 def get_search(search_id: SearchId, db: Annotated[Database, Depends(database)]) -> JSONResponse:
     """One search with its counts, best trial and cursor."""
     return JSONResponse(views.search_json(searches.get_search(db, search_id)))
 
 
-@router.post("/searches/{search_id}/cancel", response_model=SearchOut)
+@router.post("/searches/{search_id}/cancel", response_model=SearchOut,
+             responses=documented({404: NO_SEARCH, 409: "the search is already completed"}))
 def cancel_search(search_id: SearchId, db: Annotated[Database, Depends(database)],
                   store: Annotated[Lifecycle, Depends(lifecycle)]) -> JSONResponse:
     """Stop handing out the search's trials; running ones are told to stop."""
@@ -74,7 +82,8 @@ def cancel_search(search_id: SearchId, db: Annotated[Database, Depends(database)
     return JSONResponse(views.search_json(searches.get_search(db, search_id)))
 
 
-@router.get("/searches/{search_id}/trials", response_model=TrialList)
+@router.get("/searches/{search_id}/trials", response_model=TrialList,
+            responses=documented({404: NO_SEARCH}))
 def list_trials(
     search_id: SearchId,
     db: Annotated[Database, Depends(database)],

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
 from domain.lifecycle.states import TrialStatus
 from service.api.deps import database, metrics
+from service.api.errors import documented
 from service.db.models import Search
 from service.db.session import Database
 from service.metrics import Metrics
@@ -17,7 +19,16 @@ from service.metrics import Metrics
 router = APIRouter(tags=["system"])
 
 
-@router.get("/healthz")
+class Health(BaseModel):
+    """Whether the server's database answers: `status` ok with the backend's name, or
+    unavailable with the reason."""
+
+    status: Literal["ok", "unavailable"]
+    database: str
+
+
+@router.get("/healthz", response_model=Health,
+            responses={503: {"model": Health, "description": "the database does not answer"}})
 def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
     """200 when the database answers a query, else 503 with the reason."""
     try:
@@ -29,7 +40,10 @@ def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": db.backend})
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {}},
+                             "description": "Prometheus text exposition format 0.0.4"},
+                       **documented({}, takes_input=False)})
 def prometheus(db: Annotated[Database, Depends(database)],
                counters: Annotated[Metrics, Depends(metrics)]) -> PlainTextResponse:
     """Prometheus text: trials by state, claims, request latency."""

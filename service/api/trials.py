@@ -9,15 +9,18 @@ from fastapi.responses import JSONResponse
 
 from service.api import views
 from service.api.deps import API_PREFIX, TrialId, database, lifecycle
+from service.api.errors import documented
 from service.api.schemas import TrialOut, TrialWithIntermediate
 from service.db.session import Database
 from service.store import trials
 from service.store.lifecycle import Lifecycle
 
 router = APIRouter(prefix=API_PREFIX, tags=["trials"])
+NO_TRIAL = "no trial has this id"
 
 
-@router.get("/trials/{trial_id}", response_model=TrialWithIntermediate)
+@router.get("/trials/{trial_id}", response_model=TrialWithIntermediate,
+            responses=documented({404: NO_TRIAL}))
 def get_trial(trial_id: TrialId, db: Annotated[Database, Depends(database)]) -> JSONResponse:
     """One trial with its intermediate rows (one per epoch)."""
     trial, rows = trials.get_trial(db, trial_id)
@@ -25,7 +28,8 @@ def get_trial(trial_id: TrialId, db: Annotated[Database, Depends(database)]) -> 
                          "intermediate": [views.intermediate_json(r) for r in rows]})
 
 
-@router.post("/trials/{trial_id}/stop", response_model=TrialOut)
+@router.post("/trials/{trial_id}/stop", response_model=TrialOut,
+             responses=documented({404: NO_TRIAL, 409: "the trial is not running"}))
 def stop_trial(trial_id: TrialId, store: Annotated[Lifecycle, Depends(lifecycle)]
                ) -> JSONResponse:
     """Ask a running trial to stop; its worker hears it at its next report or heartbeat."""

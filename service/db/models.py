@@ -12,6 +12,7 @@ change, so that claims and reads need no scan of the trials.
 
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,5 +148,5 @@ class Dataset(Base):
     n_features: Mapped[int] = mapped_column(Integer)
     n_classes: Mapped[int] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[builtins.bytes] = mapped_column(LargeBinary)  # `bytes` is the column above
     created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import overload
 
 from domain.space import Space
-from domain.spec import SearchSpec
+from domain.spec import SearchSpec, parse_spec
 from service.search.early_stopping import MedianRule, make_early_stopping
 from service.search.samplers import HistoryEntry, Proposal, Sampler, make_sampler, trial_rng
 
@@ -42,9 +42,7 @@ def build_plan(spec: SearchSpec) -> Plan:
 @lru_cache(maxsize=256)
 def plan_of(spec_text: str) -> Plan:
     """The plan of a stored search, from its spec's stored JSON text."""
-    spec_dict = json.loads(spec_text)
-    limit = spec_dict["budget"]["max_trials"]
-    return build_plan(SearchSpec.model_validate(spec_dict, context={"max_trials_limit": limit}))
+    return build_plan(parse_spec(json.loads(spec_text)))
 
 
 class History(Sequence[HistoryEntry]):

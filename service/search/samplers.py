@@ -179,12 +179,13 @@ class CoarseToFineSampler:
 
     def _top(self, trials: Sequence[HistoryEntry]) -> list[HistoryEntry]:
         """The round's best `top_fraction` of completed trials (at least one, if any)."""
-        completed = [t for t in trials if t.status == TrialStatus.COMPLETED and t.value is not None
-                     and math.isfinite(t.value)]
         sign = -1.0 if self.goal == "maximize" else 1.0
-        completed.sort(key=lambda t: (sign * t.value, t.number))
+        ranked = sorted((sign * t.value, t.number, t) for t in trials
+                        if t.status == TrialStatus.COMPLETED and t.value is not None
+                        and math.isfinite(t.value))
         # round() first: 0.3 * 10 is 3.0000000000000004 in floating point, whose ceil is 4
-        return completed[: max(1, math.ceil(round(self.top_fraction * len(completed), 9)))]
+        top = max(1, math.ceil(round(self.top_fraction * len(ranked), 9)))
+        return [trial for _, _, trial in ranked[:top]]
 
 
 def _box(space: Space, lows: np.ndarray, widths: np.ndarray) -> Box:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from domain.errors import NotFound
 from service.db.models import Intermediate, Search, Trial
@@ -86,7 +87,7 @@ def page_trials(db: Database, search_id: int, status: str | None, order: str,
         if order == "value":
             by_value = Trial.value.desc() if search.spec["objective"]["goal"] == "maximize" \
                 else Trial.value.asc()
-            ordering = [Trial.value.is_(None), by_value, Trial.number]
+            ordering: list[ColumnElement[Any] | InstrumentedAttribute[Any]] = [Trial.value.is_(None), by_value, Trial.number]
         else:
             ordering = [Trial.number]
         rows = session.execute(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from domain.lifecycle.states import TERMINAL, SearchStatus, TrialStatus
 from tests.support.processes import Server
 
 STATIC = Path(__file__).resolve().parents[2] / "service" / "dashboard" / "static"
@@ -49,3 +50,19 @@ def test_the_server_serves_the_dashboard_and_its_assets(server: Server):
         assert answer.status_code == 200, asset
     assert httpx.get(f"{server.url}/js/main.js").headers["content-type"].startswith(
         "text/javascript")
+
+
+def test_the_dashboard_names_the_states_of_domain_lifecycle():
+    """js/states.js is the dashboard's one copy of the states: the server's, in its order."""
+    text = (STATIC / "js" / "states.js").read_text()
+
+    def constants(name: str) -> dict[str, str]:
+        block = re.search(rf"export const {name} = Object\.freeze\(\{{(.*?)\}}\);", text, re.S)
+        assert block is not None, name
+        return dict(re.findall(r'(\w+): "([a-z_]+)"', block.group(1)))
+
+    assert constants("TRIAL") == {status.name: status.value for status in TrialStatus}
+    assert constants("SEARCH") == {status.name: status.value for status in SearchStatus}
+    terminal = re.search(r"export const TERMINAL = Object\.freeze\(\[(.*?)\]\);", text).group(1)
+    assert {f"TRIAL.{status.name}" for status in TERMINAL} == set(re.findall(r"TRIAL\.\w+",
+                                                                             terminal))

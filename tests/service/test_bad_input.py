@@ -14,6 +14,9 @@ from tests.service.helpers import (
     dump_tables,
     make_spec,
 )
+from tests.support.worker_routes import BOTH_WORKER_ROUTES
+
+pytestmark = BOTH_WORKER_ROUTES
 
 
 def spec_with(**changes: Any) -> dict[str, Any]:

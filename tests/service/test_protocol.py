@@ -6,6 +6,9 @@ import math
 import time
 
 from tests.service.helpers import API, call, claim, complete, create_search, get_search, report
+from tests.support.worker_routes import BOTH_WORKER_ROUTES
+
+pytestmark = BOTH_WORKER_ROUTES
 
 
 def lose_a_lease(first, second) -> tuple[dict, dict, dict]:

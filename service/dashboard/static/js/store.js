@@ -1,7 +1,6 @@
 // The in-memory copy of one search's trials, merged from `since` polls.
 
-export const FINISHED = ["completed", "failed", "pruned", "cancelled"];
-export const STATES = ["pending", "running", "completed", "failed", "pruned", "cancelled"];
+import { TRIAL } from "./states.js";
 
 /** Trials by id, kept current by merging what each poll says changed. */
 export class TrialStore {
@@ -55,20 +54,20 @@ export class TrialStore {
 
   /** Completed trials with a value, by number: what the charts plot. */
   completed() {
-    return this.memo("completed", () =>
-      this.all().filter((t) => t.status === "completed" && t.value !== null),
+    return this.memo(TRIAL.COMPLETED, () =>
+      this.all().filter((t) => t.status === TRIAL.COMPLETED && t.value !== null),
     );
   }
 
   /** Pruned trials with a (partial) value, by number. */
   pruned() {
-    return this.memo("pruned", () =>
-      this.all().filter((t) => t.status === "pruned" && t.value !== null),
+    return this.memo(TRIAL.PRUNED, () =>
+      this.all().filter((t) => t.status === TRIAL.PRUNED && t.value !== null),
     );
   }
 
   running() {
-    return this.memo("running", () => this.all().filter((t) => t.status === "running"));
+    return this.memo(TRIAL.RUNNING, () => this.all().filter((t) => t.status === TRIAL.RUNNING));
   }
 
   /** The n best completed trials, best first. */

@@ -2,6 +2,7 @@
 // running ones, the best ones, and those stopped early, each marked as such.
 
 import { CONFIG, countAxis, layout, loadPlotly, onPointClick, title } from "./plot.js";
+import { TRIAL } from "../states.js";
 
 const PALETTE = [
   "#3b6fb6",
@@ -20,10 +21,10 @@ const PALETTE = [
 
 /** How a shown trial is labelled and drawn, from its state. */
 export function roleOf(trial) {
-  if (trial.status === "running") return { label: "running", dash: "solid", end: null };
-  if (trial.status === "pruned") return { label: "pruned", dash: "dot", end: "x" };
+  if (trial.status === TRIAL.RUNNING) return { label: TRIAL.RUNNING, dash: "solid", end: null };
+  if (trial.status === TRIAL.PRUNED) return { label: TRIAL.PRUNED, dash: "dot", end: "x" };
   if (trial.stop_reason) return { label: "stopped", dash: "dash", end: "x" };
-  if (trial.status === "failed") return { label: "failed", dash: "dot", end: "x" };
+  if (trial.status === TRIAL.FAILED) return { label: TRIAL.FAILED, dash: "dot", end: "x" };
   return { label: trial.status, dash: "solid", end: null };
 }
 
@@ -40,7 +41,7 @@ export function curveTraces(entries, metric) {
       x,
       y: rows.map((r) => r[metric]),
       customdata: x.map(() => trial.id),
-      line: { color, dash: role.dash, width: trial.status === "running" ? 2.5 : 1.5 },
+      line: { color, dash: role.dash, width: trial.status === TRIAL.RUNNING ? 2.5 : 1.5 },
       marker: {
         color,
         size: x.map((_, k) => (role.end && k === x.length - 1 ? 10 : 3)),

@@ -6,6 +6,7 @@
 // render at 10,000 trials.
 
 import { COLORS, CONFIG, layout, loadPlotly, markerType, onPointClick, title } from "./plot.js";
+import { TRIAL } from "../states.js";
 
 const ROUND_COLORS = ["#edae49", "#00798c", "#d1495b", "#66a182", "#8d96a3"];
 const MIN_CELL_WIDTH = 300;
@@ -136,14 +137,14 @@ export class ScatterGrid {
       return [
         {
           ...common,
-          name: "completed",
+          name: TRIAL.COMPLETED,
           ...this.pointsOf(completed, axis),
           marker: { size: 6, color: COLORS.value, opacity: 0.6 },
           hovertemplate: hover,
         },
         {
           ...common,
-          name: "pruned",
+          name: TRIAL.PRUNED,
           ...this.pointsOf(pruned, axis),
           marker: { size: 5, color: COLORS.pruned, opacity: 0.6, symbol: "x" },
           hovertemplate: hover,
@@ -224,8 +225,8 @@ export class ScatterGrid {
     await this.previewing;
     const roundsMoved = (rounds || []).length !== this.rounds.length;
     this.rounds = rounds || [];
-    const completed = changed.filter((t) => t.status === "completed" && t.value !== null);
-    const pruned = changed.filter((t) => t.status === "pruned" && t.value !== null);
+    const completed = changed.filter((t) => t.status === TRIAL.COMPLETED && t.value !== null);
+    const pruned = changed.filter((t) => t.status === TRIAL.PRUNED && t.value !== null);
     const grown = this.plotted.size + completed.length + pruned.length;
     if (
       !this.drawn ||

@@ -18,6 +18,7 @@ import { download, trialsCsv } from "../views/csv.js";
 import { SearchHeader } from "../views/searchHeader.js";
 import { TrialPanel } from "../views/trialPanel.js";
 import { TrialTable } from "../views/trialTable.js";
+import { SEARCH, TRIAL } from "../states.js";
 
 const POLL_MS = 2000;
 
@@ -173,9 +174,9 @@ class SearchPage {
    */
   live() {
     return (
-      this.search.status === "running" ||
+      this.search.status === SEARCH.RUNNING ||
       this.store.running().length > 0 ||
-      this.store.all().some((t) => t.status === "pending")
+      this.store.all().some((t) => t.status === TRIAL.PENDING)
     );
   }
 
@@ -234,8 +235,8 @@ export async function mountSearchPage(root, id) {
   root.replaceChildren(el("p", { class: "muted" }, "Loading search…"));
   const everything = pullChanges(id, 0);
   const shortLists = Promise.all([
-    listTrials(id, { status: "running", limit: 100 }),
-    listTrials(id, { status: "completed", order: "value", limit: 10 }),
+    listTrials(id, { status: TRIAL.RUNNING, limit: 100 }),
+    listTrials(id, { status: TRIAL.COMPLETED, order: "value", limit: 10 }),
   ]).then(([running, best]) => ({ running: running.items, best: best.items }));
   // Handled here too, so that when the search does not exist its 404 is
   // reported once (by getSearch below), not as unhandled rejections.

@@ -2,11 +2,11 @@
 // the best trial, and the Cancel and Download CSV buttons.
 
 import { el, fmtAge, fmtNumber, fmtParams } from "../format.js";
-import { FINISHED, STATES } from "../store.js";
+import { SEARCH, TERMINAL, TRIAL_STATES } from "../states.js";
 
 /** Trials that ended, out of the budget. */
 export function progressOf(search) {
-  const done = FINISHED.reduce((sum, s) => sum + (search.counts[s] || 0), 0);
+  const done = TERMINAL.reduce((sum, s) => sum + (search.counts[s] || 0), 0);
   return {
     done,
     total: search.max_trials,
@@ -98,7 +98,7 @@ export class SearchHeader {
     const done = `${progress.done} of ${progress.total} trials done`;
     this.progressText.textContent = `${done} · ${search.n_trials} created`;
     this.counts.replaceChildren(
-      ...STATES.map((state) =>
+      ...TRIAL_STATES.map((state) =>
         el(
           "li",
           { class: `state ${state}` },
@@ -125,7 +125,7 @@ export class SearchHeader {
           )
         : el("span", { class: "muted" }, "no completed trial yet"),
     );
-    const running = search.status === "running";
+    const running = search.status === SEARCH.RUNNING;
     this.cancel.hidden = !running;
     if (!running) this.confirm.hidden = true;
   }

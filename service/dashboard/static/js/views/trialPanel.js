@@ -5,6 +5,7 @@ import { ApiError, getTrial, stopTrial } from "../api.js";
 import { CONFIG, countAxis, layout, loadPlotly, purge, title } from "../charts/plot.js";
 import { el, fmtDuration, fmtNumber, secondsBetween } from "../format.js";
 import { notify } from "../notice.js";
+import { TRIAL } from "../states.js";
 
 function table(entries) {
   return el(
@@ -81,9 +82,9 @@ export class TrialPanel {
 
   async render() {
     const t = this.detail;
-    const stopping = t.status === "running" && t.stop_reason;
+    const stopping = t.status === TRIAL.RUNNING && t.stop_reason;
     const stop =
-      t.status === "running"
+      t.status === TRIAL.RUNNING
         ? el(
             "button",
             {

@@ -2,7 +2,7 @@
 // re-rendering only the visible page when trials change.
 
 import { el, fmtDuration, fmtNumber, secondsBetween } from "../format.js";
-import { STATES } from "../store.js";
+import { TRIAL_STATES } from "../states.js";
 
 const PAGE_SIZE = 25;
 
@@ -96,7 +96,7 @@ export class TrialTable {
         },
       },
       el("option", { value: "" }, "all states"),
-      STATES.map((s) => el("option", { value: s }, s)),
+      TRIAL_STATES.map((s) => el("option", { value: s }, s)),
     );
     this.info = el("span", { class: "page-info" });
     this.prev = el("button", { type: "button", onclick: () => this.turn(-1) }, "‹ prev");
