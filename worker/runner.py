@@ -23,14 +23,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from domain.protocol import Assignment
 from worker.cache import DataCache
-from worker.client import (
-    ApiError,
-    Assignment,
-    CaviarClient,
-    LeaseLost,
-    ServerUnavailable,
-)
+from worker.client import ApiError, CaviarClient, LeaseLost, ServerUnavailable, UnexpectedAnswer
 from worker.datasets import DatasetError, Split
 from worker.nn.config import ConfigError, TrainingConfig
 from worker.nn.train import TrainResult, train
@@ -116,8 +111,8 @@ class Runner:
                     self.log.warning("server unreachable, retrying: %s", error)
                 unreachable += 1
                 self._idle(min(5.0, 0.5 * unreachable), started)
-            except ApiError as error:
-                self.log.error("claim refused: %s", error)
+            except (ApiError, UnexpectedAnswer) as error:
+                self.log.error("claim failed: %s", error)
                 self._idle(5.0, started)
             else:
                 if unreachable:

@@ -20,15 +20,15 @@ import threading
 import time
 from collections.abc import Callable
 
+from domain.protocol import Action, Assignment
 from worker.client import (
-    Action,
     ApiError,
-    Assignment,
     CaviarClient,
     ClientError,
     LeaseLost,
     RetryPolicy,
     ServerUnavailable,
+    UnexpectedAnswer,
 )
 from worker.nn.train import EpochReport
 
@@ -165,7 +165,7 @@ class TrialSession:
             self.log.warning("trial %d: lease lost (%s); dropping it",
                              self.assignment.trial_id, error.detail)
             return True
-        except ApiError as error:
+        except (ApiError, UnexpectedAnswer) as error:
             self.log.warning("trial %d: %s", self.assignment.trial_id, error)
             return True
         except ServerUnavailable as error:

@@ -13,10 +13,13 @@ from collections.abc import Callable
 
 import httpx
 
+from domain.protocol import Assignment
 from tests.worker.test_client_retry import ASSIGNMENT
-from worker.client import Assignment, CaviarClient, RetryPolicy
+from worker.client import CaviarClient, RetryPolicy
 from worker.nn.train import EpochReport
 from worker.session import TrialSession
+
+CONTINUE = {"action": "continue", "reason": None}  # the server's answer to go on
 
 
 class SlowServer:
@@ -25,7 +28,7 @@ class SlowServer:
     def __init__(self, delay: float,
                  answer: Callable[[dict], httpx.Response] | None = None) -> None:
         self.delay = delay
-        self.answer = answer or (lambda body: httpx.Response(200, json={"action": "continue"}))
+        self.answer = answer or (lambda body: httpx.Response(200, json=CONTINUE))
         self.calls: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
 
@@ -37,7 +40,7 @@ class SlowServer:
             self.calls.append((verb, body))
         if verb == "report":
             return self.answer(body)
-        return httpx.Response(200, json={"action": "continue", "status": "completed"})
+        return httpx.Response(200, json={**CONTINUE, "status": "completed"})
 
     def reported_epochs(self) -> list[list[int]]:
         """The epochs of each report request, in the order they arrived."""
@@ -49,7 +52,7 @@ def session_on(server: SlowServer, shutting_down: Callable[[], bool] = lambda: F
                ) -> TrialSession:
     client = CaviarClient("http://caviar.test", transport=httpx.MockTransport(server),
                           retry=RetryPolicy(attempts=1), seed=0)
-    session = TrialSession(client, Assignment.from_json(ASSIGNMENT),
+    session = TrialSession(client, Assignment.model_validate(ASSIGNMENT),
                            logging.getLogger("test-session"), shutting_down, tick=0.01)
     session.start()
     return session
@@ -82,7 +85,7 @@ def test_a_stop_answer_reaches_the_engine_within_a_round_trip_and_an_epoch():
         if body["reports"][-1]["epoch"] >= 3:
             told.set()
             return httpx.Response(200, json={"action": "stop", "reason": "pruned by median rule"})
-        return httpx.Response(200, json={"action": "continue"})
+        return httpx.Response(200, json=CONTINUE)
 
     server = SlowServer(delay=0.05, answer=answer)
     session = session_on(server)
@@ -121,7 +124,7 @@ def test_reports_are_resent_after_a_5xx_and_none_is_lost():
     answers = [httpx.Response(503), httpx.Response(500)]
 
     def answer(body: dict) -> httpx.Response:
-        return answers.pop(0) if answers else httpx.Response(200, json={"action": "continue"})
+        return answers.pop(0) if answers else httpx.Response(200, json=CONTINUE)
 
     server = SlowServer(delay=0.01, answer=answer)
     session = session_on(server)
@@ -136,7 +139,7 @@ def test_heartbeats_keep_the_lease_while_the_engine_reports_nothing():
     server = SlowServer(delay=0.0)
     client = CaviarClient("http://caviar.test", transport=httpx.MockTransport(server),
                           retry=RetryPolicy(attempts=1), seed=0)
-    assignment = Assignment.from_json({**ASSIGNMENT, "heartbeat_interval": 0.05})
+    assignment = Assignment.model_validate({**ASSIGNMENT, "heartbeat_interval": 0.05})
     session = TrialSession(client, assignment, logging.getLogger("test-session"),
                            lambda: False, tick=0.01)
     session.start()
