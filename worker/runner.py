@@ -1,6 +1,7 @@
 """One worker process's loop: claim a trial, load its data, train it, report, complete; repeat.
 
-- Reports and heartbeats go through a `TrialSession` while the engine trains.
+- Reports and heartbeats go through a `TrialSession` while the engine trains; its
+  per-step callback lets the session's thread have the GIL.
 - The outcome (complete or fail) is sent by the session's thread after the last
   reports, while this loop already claims and trains the next trial; the loop
   waits for it only before exiting or when a claim finds no work.
@@ -187,7 +188,7 @@ class Runner:
         crash: Exception | None = None
         try:
             result = train(config, data.X_train, data.y_train, data.X_dev, data.y_dev,
-                           on_epoch=session.on_epoch)
+                           on_epoch=session.on_epoch, on_batch=session.on_batch)
         except Exception as error:  # a crashing run is reported, and the worker goes on
             crash = error
         training = time.monotonic() - began

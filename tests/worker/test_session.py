@@ -10,13 +10,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from itertools import pairwise
 
 import httpx
+import numpy as np
 
 from domain.protocol import Assignment
 from tests.worker.test_client_retry import ASSIGNMENT
 from worker.client import CaviarClient, RetryPolicy
-from worker.nn.train import EpochReport
+from worker.nn.config import TrainingConfig
+from worker.nn.train import EpochReport, train
 from worker.session import TrialSession
 
 CONTINUE = {"action": "continue", "reason": None}  # the server's answer to go on
@@ -30,6 +33,7 @@ class SlowServer:
         self.delay = delay
         self.answer = answer or (lambda body: httpx.Response(200, json=CONTINUE))
         self.calls: list[tuple[str, dict]] = []
+        self.heartbeat_times: list[float] = []
         self.lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -38,6 +42,8 @@ class SlowServer:
         verb = request.url.path.rsplit("/", 1)[1]
         with self.lock:
             self.calls.append((verb, body))
+            if verb == "heartbeat":
+                self.heartbeat_times.append(time.monotonic())
         if verb == "report":
             return self.answer(body)
         return httpx.Response(200, json={**CONTINUE, "status": "completed"})
@@ -146,3 +152,27 @@ def test_heartbeats_keep_the_lease_while_the_engine_reports_nothing():
     time.sleep(0.3)
     session.close()
     assert [verb for verb, _ in server.calls].count("heartbeat") >= 2
+
+
+def test_heartbeats_go_on_during_an_epoch_of_small_steps():
+    """The lease thread needs the GIL while the engine trains: NumPy lets go of it and
+    takes it back around every BLAS call, which can starve a waiting thread for a whole
+    epoch (heartbeats stalled past a 2 s lease); the session's per-step callback yields."""
+    server = SlowServer(delay=0.0)
+    client = CaviarClient("http://caviar.test", transport=httpx.MockTransport(server),
+                          retry=RetryPolicy(attempts=1), seed=0)
+    assignment = Assignment.model_validate({**ASSIGNMENT, "heartbeat_interval": 0.05})
+    session = TrialSession(client, assignment, logging.getLogger("test-session"),
+                           lambda: False, tick=0.01)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    session.start()
+    start = time.monotonic()
+    train(TrainingConfig(epochs=1, batch_size=1, hidden_units=12, seed=0), X, y, X[:500],
+          y[:500], on_batch=session.on_batch)
+    end = time.monotonic()
+    session.close()
+    times = [start, *[t for t in server.heartbeat_times if t < end], end]
+    assert end - start > 0.5  # long enough to show starvation
+    assert max(b - a for a, b in pairwise(times)) < 0.4

@@ -1,19 +1,18 @@
 """Training one configuration: mini-batch gradient descent with a callback per epoch.
 
-`train(config, X_train, y_train, X_dev, y_dev, on_epoch)` standardizes the
-inputs with the training set's mean and standard deviation, builds the
+`train(config, X_train, y_train, X_dev, y_dev, on_epoch, on_batch)` standardizes
+the inputs with the training set's mean and standard deviation, builds the
 network of `config`, and runs `config.epochs` epochs. Each epoch shuffles the
 training set afresh, takes one optimizer step per mini-batch (the last one may
-be smaller), then evaluates on dev and calls `on_epoch` with an EpochReport;
-a callback that returns False stops training. A non-finite cost ends training
-with status "diverged". Training runs in float32; the same config and seed give
-the same result.
+be smaller), calling `on_batch` after each step, then evaluates on dev and
+calls `on_epoch` with an EpochReport; an `on_epoch` that returns False stops
+training. A non-finite cost ends training with status "diverged". Training
+runs in float32; the same config and seed give the same result.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -27,10 +26,6 @@ from worker.nn.network import Architecture, Network
 
 DTYPE = np.float32
 EVAL_CHUNK = 4096
-# Every PAUSE_EVERY seconds of training, sleep PAUSE seconds so that the process's other
-# threads, if it has any, get the GIL (see _run_epoch).
-PAUSE_EVERY = 0.05
-PAUSE = 0.0002
 
 
 @dataclass(frozen=True)
@@ -170,8 +165,15 @@ def train(
     X_dev: np.ndarray,
     y_dev: np.ndarray,
     on_epoch: Callable[[EpochReport], bool | None] | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> TrainResult:
-    """Train config on (X_train, y_train), evaluating on (X_dev, y_dev) after every epoch."""
+    """Train config on (X_train, y_train), evaluating on (X_dev, y_dev) after every epoch.
+
+    `on_epoch` gets each epoch's report and stops training by returning False.
+    `on_batch` is called after every optimizer step, with no arguments: a generic
+    per-step hook for the caller's own work between steps (progress, or letting the
+    caller's other threads run); it must not change the arrays being trained.
+    """
     X_train, y_train = np.asarray(X_train), np.asarray(y_train)
     X_dev, y_dev = np.asarray(X_dev), np.asarray(y_dev)
     _check_data(X_train, y_train, "train")
@@ -206,7 +208,8 @@ def train(
                 config.lr_decay, config.learning_rate, epoch,
                 config.effective_decay_rate, config.decay_every,
             )
-            train_loss = _run_epoch(network, optimizer, X, y_train, config.batch_size, shuffle_rng)
+            train_loss = _run_epoch(network, optimizer, X, y_train, config.batch_size, shuffle_rng,
+                                    on_batch)
             train_seconds += time.perf_counter() - epoch_start
             samples += len(X)
             if math.isfinite(train_loss):
@@ -236,7 +239,8 @@ def train(
 
 
 def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: np.ndarray,
-               y: np.ndarray, batch_size: int, rng: np.random.Generator) -> float:
+               y: np.ndarray, batch_size: int, rng: np.random.Generator,
+               on_batch: Callable[[], None] | None) -> float:
     """One pass over a fresh shuffle of (X, y); the mean mini-batch cost, or a non-finite one.
 
     Makes no copy of X beyond the current batch.
@@ -245,15 +249,7 @@ def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: np.ndarray,
     params, grads = [network.flat_params], [network.flat_grads]
     full = np.empty((min(batch_size, len(X)), X.shape[1]), X.dtype)
     total, batches = 0.0, 0
-    pause_at = time.monotonic() + PAUSE_EVERY
     for start in range(0, len(X), batch_size):
-        if time.monotonic() >= pause_at:
-            # NumPy lets go of the GIL and takes it back around its BLAS calls, so a thread
-            # waiting for it (the worker's lease thread, with a heartbeat to send) is never
-            # given it by a forced switch and would wait out a whole epoch of small steps.
-            if threading.active_count() > 1:
-                time.sleep(PAUSE)
-            pause_at = time.monotonic() + PAUSE_EVERY
         index = order[start:start + batch_size]
         batch = full if len(index) == len(full) else np.empty((len(index), X.shape[1]), X.dtype)
         np.take(X, index, axis=0, out=batch)
@@ -261,6 +257,8 @@ def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: np.ndarray,
         if not math.isfinite(cost):
             return cost
         optimizer.step(params, grads)
+        if on_batch is not None:
+            on_batch()
         total += cost
         batches += 1
     return total / batches
