@@ -26,6 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from domain.protocol import Action, Assignment
 from worker.client import (
@@ -149,7 +150,7 @@ class TrialSession:
                         self._call(self._heartbeat)
                     continue
             batch.extend(self._queued(MAX_BATCH - len(batch)))
-            if self._call(lambda b=batch: self._report(b)):
+            if self._call(partial(self._report, batch)):
                 batch = []
             elif self._closing.is_set() and self._shutting_down():
                 return

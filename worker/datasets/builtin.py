@@ -40,16 +40,17 @@ class Option:
             raise wrong
         if not math.isfinite(value):
             raise wrong
+        number: int | float
         if self.kind == "int":
             if value != int(value):
                 raise wrong
-            value = int(value)
+            number = int(value)
         else:
-            value = float(value)
-        too_low = value <= self.low if self.low_open else value < self.low
-        if too_low or value > self.high:
+            number = float(value)
+        too_low = number <= self.low if self.low_open else number < self.low
+        if too_low or number > self.high:
             raise wrong
-        return value
+        return number
 
 
 _N_SAMPLES = Option("n_samples", "int", 1000, 10, 1_000_000)
@@ -121,7 +122,7 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "digits": _digits,
     "breast_cancer": _breast_cancer,
 }
-_GENERATORS = {
+_GENERATORS: dict[str, Callable[..., synthetic.Points]] = {
     "moons": synthetic.moons,
     "circles": synthetic.circles,
     "spirals": synthetic.spirals,

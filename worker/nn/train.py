@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from worker.nn import optimizers, schedules
+from worker.nn.arrays import Float32Array, FloatArray, LabelArray, NumberArray
 from worker.nn.config import TrainingConfig
 from worker.nn.network import Architecture, Network
 
 DTYPE = np.float32
-EVAL_CHUNK = 4096
+EVAL_CHUNK = 4096  # rows evaluated at once
+ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class EpochReport:
     learning_rate: float
     seconds: float
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         """JSON-ready values of every field but epoch."""
         return {f.name: _json_number(getattr(self, f.name)) for f in fields(self)
                 if f.name != "epoch"}
@@ -48,46 +51,49 @@ class EpochReport:
 class Model:
     """A trained network with the standardization of its training set."""
 
-    def __init__(self, network: Network, mu: np.ndarray, sigma: np.ndarray) -> None:
+    def __init__(self, network: Network, mu: Float32Array, sigma: Float32Array) -> None:
         self.network = network
         self.mu = mu
         self.sigma = sigma
 
-    def standardize(self, X: np.ndarray) -> np.ndarray:
+    def standardize(self, X: NumberArray) -> Float32Array:
         """(X - mu) / sigma as a new float32 array."""
         out = np.empty(np.shape(X), DTYPE)
         np.subtract(X, self.mu, out=out, casting="unsafe")
         out /= self.sigma
         return out
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def evaluate(self, X: NumberArray, y: LabelArray) -> tuple[float, float]:
         """Mean cross-entropy (without L2) and accuracy on raw inputs X, labels y."""
-        return self._evaluate(X, np.asarray(y), standardized=False)
+        return self._evaluate((self.standardize(chunk) for chunk in _chunks(X)), np.asarray(y))
 
-    def evaluate_standardized(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def evaluate_standardized(self, X: FloatArray, y: LabelArray) -> tuple[float, float]:
         """Like evaluate, on inputs already standardized by this model (no copy of X)."""
-        return self._evaluate(X, np.asarray(y), standardized=True)
+        return self._evaluate(_chunks(X), np.asarray(y))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: NumberArray) -> LabelArray:
         """The predicted class of each row of raw inputs X."""
-        chunks = [
-            self.network.predict(self.standardize(X[start:start + EVAL_CHUNK]))
-            for start in range(0, len(X), EVAL_CHUNK)
-        ]
+        chunks = [self.network.predict(self.standardize(chunk)) for chunk in _chunks(X)]
         return np.concatenate(chunks) if chunks else np.empty(0, np.int64)
 
-    def _evaluate(self, X: np.ndarray, y: np.ndarray, standardized: bool) -> tuple[float, float]:
-        total_loss, correct = 0.0, 0
+    def _evaluate(self, batches: Iterator[FloatArray], y: LabelArray) -> tuple[float, float]:
+        """Mean cost and accuracy over standardized batches of consecutive rows, labels y."""
+        total_loss, correct, rows = 0.0, 0, 0
         loss = self.network.loss
         with np.errstate(all="ignore"):
-            for start in range(0, len(X), EVAL_CHUNK):
-                chunk = X[start:start + EVAL_CHUNK]
-                labels = y[start:start + EVAL_CHUNK]
-                batch = chunk if standardized else self.standardize(chunk)
+            for batch in batches:
+                labels = y[rows:rows + len(batch)]
                 logits = self.network.forward(batch, training=False)
                 total_loss += loss.cost(logits, labels) * len(labels)
                 correct += int(np.count_nonzero(loss.predict(logits) == labels))
-        return total_loss / len(X), correct / len(X)
+                rows += len(batch)
+        return total_loss / rows, correct / rows
+
+
+def _chunks(X: npt.NDArray[ScalarT]) -> Iterator[npt.NDArray[ScalarT]]:
+    """Consecutive slices of EVAL_CHUNK rows of X (views, no copies)."""
+    for start in range(0, len(X), EVAL_CHUNK):
+        yield X[start:start + EVAL_CHUNK]
 
 
 @dataclass
@@ -108,7 +114,7 @@ class TrainResult:
     error: str | None
     model: Model
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> dict[str, float | None]:
         """JSON-ready final metrics (non-finite numbers become None)."""
         names = ("dev_accuracy", "dev_loss", "train_accuracy", "epochs", "seconds",
                  "samples_per_second")
@@ -119,7 +125,7 @@ def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardization(X: NumberArray) -> tuple[Float32Array, Float32Array]:
     """Per-feature mean and standard deviation of X; a constant feature gets sigma = 1."""
     mu = X.mean(axis=0, dtype=np.float64)
     sigma = X.std(axis=0, dtype=np.float64)
@@ -127,7 +133,7 @@ def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu.astype(DTYPE), sigma.astype(DTYPE)
 
 
-def _check_data(X: np.ndarray, y: np.ndarray, name: str) -> None:
+def _check_data(X: npt.NDArray[Any], y: npt.NDArray[Any], name: str) -> None:
     if X.ndim != 2:
         raise ValueError(f"X_{name}: must be a 2-D array (samples, features), got shape {X.shape}")
     if y.ndim != 1 or len(y) != len(X):
@@ -142,7 +148,7 @@ def _check_data(X: np.ndarray, y: np.ndarray, name: str) -> None:
 
 
 def build_network(config: TrainingConfig, n_features: int, n_classes: int,
-                  rng: np.random.Generator, dtype: type = DTYPE) -> Network:
+                  rng: np.random.Generator, dtype: type[np.floating[Any]] = DTYPE) -> Network:
     """The network that config describes, for n_features inputs and n_classes classes."""
     arch = Architecture(
         n_features=n_features,
@@ -160,10 +166,10 @@ def build_network(config: TrainingConfig, n_features: int, n_classes: int,
 
 def train(
     config: TrainingConfig,
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_dev: np.ndarray,
-    y_dev: np.ndarray,
+    X_train: npt.ArrayLike,
+    y_train: npt.ArrayLike,
+    X_dev: npt.ArrayLike,
+    y_dev: npt.ArrayLike,
     on_epoch: Callable[[EpochReport], bool | None] | None = None,
     on_batch: Callable[[], None] | None = None,
 ) -> TrainResult:
@@ -238,8 +244,8 @@ def train(
     )
 
 
-def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: np.ndarray,
-               y: np.ndarray, batch_size: int, rng: np.random.Generator,
+def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: Float32Array,
+               y: LabelArray, batch_size: int, rng: np.random.Generator,
                on_batch: Callable[[], None] | None) -> float:
     """One pass over a fresh shuffle of (X, y); the mean mini-batch cost, or a non-finite one.
 
