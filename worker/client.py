@@ -7,9 +7,9 @@ and full jitter; 4xx answers never are. A 409 from a worker write raises
 carrying the server's JSON `detail`. When retries run out, `ServerUnavailable`.
 
 The worker protocol's bodies are domain.protocol's models, the server's own: a
-request is built from them (a value the server would refuse raises pydantic's
-ValidationError before anything is sent), and an answer is parsed into them (one
-that does not fit raises `UnexpectedAnswer`).
+request is built from them (a value the server would refuse raises `InvalidRequest`,
+an ApiError with the 422's detail, before anything is sent), and an answer is
+parsed into them (one that does not fit raises `UnexpectedAnswer`).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from domain.protocol import (
     Assignment,
     ClaimRequest,
     CompleteRequest,
-    EpochMetrics,
     FailRequest,
     HeartbeatRequest,
     ReportRequest,
+    RequestBody,
 )
 
 API = "/api/v1"
@@ -65,6 +65,10 @@ class ApiError(ClientError):
 
 class LeaseLost(ApiError):
     """409: the lease token is no longer the trial's current one; drop the trial."""
+
+
+class InvalidRequest(ApiError):
+    """A request the server would refuse with 422, refused before sending it."""
 
 
 class UnexpectedAnswer(ClientError):
@@ -207,49 +211,56 @@ class CaviarClient:
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         return _object(self.request(method, API + path, **kwargs))
 
-    def _post(self, path: str, body: BaseModel, retry: RetryPolicy | None = None
-              ) -> httpx.Response:
-        """POST a protocol request built from its model."""
-        return self.request("POST", API + path, json=body.model_dump(exclude_none=True),
+    def _post(self, path: str, body: type[RequestBody], fields: dict[str, Any],
+              retry: RetryPolicy | None = None) -> httpx.Response:
+        """POST a protocol request, its body built from its model and fields."""
+        try:
+            request = body.model_validate(fields)
+        except ValidationError as error:
+            detail = [{"loc": ["body", *item["loc"]], "msg": item["msg"], "type": item["type"]}
+                      for item in error.errors()]
+            raise InvalidRequest(422, detail, "POST", API + path) from None
+        return self.request("POST", API + path, json=request.model_dump(exclude_none=True),
                             retry=retry)
 
     # The worker protocol.
 
     def claim(self, worker_id: str, search_id: int | None = None) -> Assignment | None:
         """A trial to train, or None when there is no work (204)."""
-        response = self._post("/trials/claim",
-                              ClaimRequest(worker_id=worker_id, search_id=search_id))
+        response = self._post("/trials/claim", ClaimRequest,
+                              {"worker_id": worker_id, "search_id": search_id})
         return None if response.status_code == 204 else _parse(response, Assignment)
 
     def heartbeat(self, trial_id: int, lease_token: str) -> Action:
         """Extend the lease; the server says whether to go on."""
-        return _parse(self._post(f"/trials/{trial_id}/heartbeat",
-                                 HeartbeatRequest(lease_token=lease_token)), Action)
+        return _parse(self._post(f"/trials/{trial_id}/heartbeat", HeartbeatRequest,
+                                 {"lease_token": lease_token}), Action)
 
     def report(self, trial_id: int, lease_token: str, epoch: int,
                metrics: Mapping[str, float | None]) -> Action:
         """Report one epoch's metrics."""
-        body = ReportRequest(lease_token=lease_token, epoch=epoch, metrics=dict(metrics))
-        return _parse(self._post(f"/trials/{trial_id}/report", body), Action)
+        fields = {"lease_token": lease_token, "epoch": epoch, "metrics": dict(metrics)}
+        return _parse(self._post(f"/trials/{trial_id}/report", ReportRequest, fields), Action)
 
     def report_epochs(self, trial_id: int, lease_token: str,
                       reports: Sequence[tuple[int, Mapping[str, float | None]]]) -> Action:
         """Report several epochs, in increasing order, in one request (the batched form)."""
-        entries = [EpochMetrics(epoch=epoch, metrics=dict(metrics)) for epoch, metrics in reports]
-        body = ReportRequest(lease_token=lease_token, reports=entries)
-        return _parse(self._post(f"/trials/{trial_id}/report", body), Action)
+        entries = [{"epoch": epoch, "metrics": dict(metrics)} for epoch, metrics in reports]
+        fields = {"lease_token": lease_token, "reports": entries}
+        return _parse(self._post(f"/trials/{trial_id}/report", ReportRequest, fields), Action)
 
     def complete(self, trial_id: int, lease_token: str, metrics: Mapping[str, float | None],
                  retry: RetryPolicy | None = None) -> dict[str, Any]:
         """The trial's final metrics; the answer is the Trial."""
-        body = CompleteRequest(lease_token=lease_token, metrics=dict(metrics))
-        return _object(self._post(f"/trials/{trial_id}/complete", body, retry))
+        fields = {"lease_token": lease_token, "metrics": dict(metrics)}
+        return _object(self._post(f"/trials/{trial_id}/complete", CompleteRequest, fields,
+                                  retry))
 
     def fail(self, trial_id: int, lease_token: str, error: str, retry_trial: bool = False,
              retry: RetryPolicy | None = None) -> dict[str, Any]:
         """Report a failed trial; `retry_trial` gives it back to be run again at once."""
-        body = FailRequest(lease_token=lease_token, error=error, retry=retry_trial)
-        return _object(self._post(f"/trials/{trial_id}/fail", body, retry))
+        fields = {"lease_token": lease_token, "error": error, "retry": retry_trial}
+        return _object(self._post(f"/trials/{trial_id}/fail", FailRequest, fields, retry))
 
     def download(self, url: str) -> tuple[bytes, str | None]:
         """An uploaded dataset's bytes and the server's `X-Caviar-SHA256` header."""
