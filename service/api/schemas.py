@@ -12,22 +12,21 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 # The worker protocol's messages are defined once, in domain.protocol, and re-exported
-# here for the server's routes (service.api.worker imports the answer as ActionAnswer).
-from domain.protocol import (  # noqa: F401
-    MAX_ID,
-    Assignment,
-    ClaimRequest,
-    CompleteRequest,
-    FailRequest,
-    HeartbeatRequest,
-    ReportRequest,
-    Text,
-)
-from domain.protocol import Action as ActionAnswer  # noqa: F401
+# here for the server's routes.
+from domain.protocol import MAX_ID as MAX_ID
+from domain.protocol import Action
+from domain.protocol import Assignment as Assignment
+from domain.protocol import ClaimRequest as ClaimRequest
+from domain.protocol import CompleteRequest as CompleteRequest
+from domain.protocol import FailRequest as FailRequest
+from domain.protocol import HeartbeatRequest as HeartbeatRequest
+from domain.protocol import ReportRequest as ReportRequest
+from domain.protocol import Text as Text
 
 TrialStatus = Literal["pending", "running", "completed", "failed", "pruned", "cancelled"]
 SearchStatus = Literal["running", "completed", "cancelled"]
 MAX_CURSOR = 2**63 - 1
+ActionAnswer = Action  # the name service.api.worker imports
 
 
 class TrialOut(BaseModel):
