@@ -39,10 +39,11 @@ import yaml  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from domain.protocol import BuiltinDatasetRef  # noqa: E402
 from domain.training import TrainingConfig  # noqa: E402
 from tests.support.processes import live_server  # noqa: E402
 from worker.cache import DataCache  # noqa: E402
-from worker.client import CaviarClient, DatasetRef  # noqa: E402
+from worker.client import CaviarClient  # noqa: E402
 from worker.nn.train import train  # noqa: E402
 
 
@@ -98,8 +99,8 @@ LONG_EPOCHS = {
 def run_reference(spec: dict, params: list[dict]) -> float:
     """Trials per minute of the bare engine: the same trials, one after another."""
     dataset = spec["dataset"]
-    ref = DatasetRef(kind="builtin", name=dataset) if isinstance(dataset, str) else \
-        DatasetRef(kind="builtin", name=dataset["name"], options=dataset.get("options", {}))
+    ref = BuiltinDatasetRef(kind="builtin", name=dataset) if isinstance(dataset, str) else \
+        BuiltinDatasetRef(kind="builtin", name=dataset["name"], options=dataset.get("options", {}))
     with CaviarClient("http://127.0.0.1:9") as offline:
         data = DataCache(offline).split(ref, spec.get("split") or {"dev": 0.15, "test": 0.15,
                                                                    "seed": 0})

@@ -164,6 +164,12 @@ class SplitSpec(SpecModel):
         return self
 
 
+def _or_null(schema: dict[str, Any]) -> None:
+    """Document a field that also takes null (for "the default")."""
+    kept = {key: schema.pop(key) for key in ("enum", "type") if key in schema}
+    schema["anyOf"] = [kept, {"type": "null"}]
+
+
 def _natural_goal(metric: str) -> Goal:
     """minimize for a loss, maximize for anything else."""
     return "minimize" if metric.endswith("_loss") else "maximize"
@@ -174,7 +180,8 @@ class Objective(SpecModel):
 
     metric: Literal["dev_accuracy", "dev_loss", "train_loss", "train_accuracy"] = "dev_accuracy"
     goal: Goal = Field(default_factory=lambda: _natural_goal("dev_accuracy"),
-                       description="minimize for a loss, maximize otherwise (the default)")
+                       description="minimize for a loss, maximize otherwise; left out or "
+                       "null: the metric's", json_schema_extra=_or_null)
 
     @model_validator(mode="before")
     @classmethod

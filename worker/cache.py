@@ -14,8 +14,10 @@ import os
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
-from worker.client import CaviarClient, DatasetRef
+from domain.protocol import BuiltinDatasetRef, DatasetRef
+from worker.client import CaviarClient
 from worker.datasets import Dataset, DatasetError, Split, load_builtin, load_bytes, split_dataset
 
 
@@ -35,9 +37,9 @@ class DataCache:
         self.keep = keep
         self._splits: OrderedDict[str, Split] = OrderedDict()
 
-    def split(self, dataset: DatasetRef, split: dict) -> Split:
+    def split(self, dataset: DatasetRef, split: dict[str, Any]) -> Split:
         """The train/dev/test split of a dataset, as the assignment describes it."""
-        key = json.dumps([dataset.__dict__, split], sort_keys=True, default=str)
+        key = json.dumps([dataset.model_dump(), split], sort_keys=True, default=str)
         if key in self._splits:
             self._splits.move_to_end(key)
             return self._splits[key]
@@ -51,12 +53,8 @@ class DataCache:
 
     def load(self, dataset: DatasetRef) -> Dataset:
         """The whole dataset: built-in, or uploaded (from the disk cache or the server)."""
-        if dataset.kind == "builtin":
+        if isinstance(dataset, BuiltinDatasetRef):
             return load_builtin(dataset.name, dataset.options)
-        if dataset.kind != "uploaded":
-            raise DatasetError(f"dataset.kind: must be builtin or uploaded, got {dataset.kind!r}")
-        if not dataset.sha256 or not dataset.url or not dataset.format:
-            raise DatasetError("dataset: an uploaded dataset needs sha256, url and format")
         content = self.fetch(dataset.sha256, dataset.format, dataset.url)
         return load_bytes(content, dataset.format, label_column=dataset.label_column,
                           name=dataset.name)

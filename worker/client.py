@@ -5,6 +5,11 @@ timeout. Connection errors and 5xx answers are retried with exponential backoff
 and full jitter; 4xx answers never are. A 409 from a worker write raises
 `LeaseLost` (the worker must drop the trial); any other 4xx raises `ApiError`
 carrying the server's JSON `detail`. When retries run out, `ServerUnavailable`.
+
+The worker protocol's bodies are domain.protocol's models, the server's own: a
+request is built from them (a value the server would refuse raises `InvalidRequest`,
+an ApiError with the 422's detail, before anything is sent), and an answer is
+parsed into them (one that does not fit raises `UnexpectedAnswer`).
 """
 
 from __future__ import annotations
@@ -12,14 +17,26 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from domain.error_format import error_line
+from domain.protocol import (
+    Action,
+    Assignment,
+    ClaimRequest,
+    CompleteRequest,
+    FailRequest,
+    HeartbeatRequest,
+    ReportRequest,
+    RequestBody,
+)
 
 API = "/api/v1"
+AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
 
 class ClientError(Exception):
@@ -51,11 +68,41 @@ class LeaseLost(ApiError):
     """409: the lease token is no longer the trial's current one; drop the trial."""
 
 
+class InvalidRequest(ApiError):
+    """A request the server would refuse with 422, refused before sending it."""
+
+
+class UnexpectedAnswer(ClientError):
+    """A 2xx answer whose body is not what the protocol says (another server or version)."""
+
+
 def format_detail(detail: Any) -> str:
     """The server's `detail` as one line."""
     if isinstance(detail, list):
         return "; ".join(error_line(item) for item in detail)
     return str(detail)
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an answer (every route of the API answers one)."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise UnexpectedAnswer(f"{_called(response)}: expected a JSON object, got "
+                               f"{type(data).__name__}")
+    return data
+
+
+def _parse(response: httpx.Response, answer: type[AnswerT]) -> AnswerT:
+    """A protocol answer parsed into its model."""
+    try:
+        return answer.model_validate_json(response.content)
+    except ValidationError as error:
+        raise UnexpectedAnswer(f"{_called(response)}: not an {answer.__name__}: {error}"
+                               ) from None
+
+
+def _called(response: httpx.Response) -> str:
+    return f"{response.request.method} {response.request.url.path}"
 
 
 @dataclass(frozen=True)
@@ -72,69 +119,6 @@ class RetryPolicy:
     def delay(self, retry: int, rng: random.Random) -> float:
         """Seconds to wait before retry number `retry` (0 for the first retry)."""
         return rng.uniform(0, min(self.cap, self.base * 2**retry))
-
-
-@dataclass(frozen=True)
-class DatasetRef:
-    """Where a trial's data comes from: a built-in name, or an uploaded file to download."""
-
-    kind: str
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
-    id: int | None = None
-    format: str | None = None
-    label_column: str = "label"
-    sha256: str | None = None
-    url: str | None = None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DatasetRef:
-        return cls(
-            kind=data["kind"], name=data.get("name") or "", options=dict(data.get("options") or {}),
-            id=data.get("id"), format=data.get("format"),
-            label_column=data.get("label_column") or "label", sha256=data.get("sha256"),
-            url=data.get("url"),
-        )
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A claimed trial: what to train, on which data, and the lease that proves ownership."""
-
-    trial_id: int
-    search_id: int
-    number: int
-    attempt: int
-    params: dict[str, Any]
-    dataset: DatasetRef
-    split: dict[str, Any]
-    objective: dict[str, Any]
-    lease_token: str
-    lease_expires_at: str
-    heartbeat_interval: float
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Assignment:
-        return cls(
-            trial_id=int(data["trial_id"]), search_id=int(data["search_id"]),
-            number=int(data["number"]), attempt=int(data["attempt"]),
-            params=dict(data["params"]), dataset=DatasetRef.from_json(data["dataset"]),
-            split=dict(data["split"]), objective=dict(data["objective"]),
-            lease_token=data["lease_token"], lease_expires_at=data["lease_expires_at"],
-            heartbeat_interval=float(data["heartbeat_interval"]),
-        )
-
-
-@dataclass(frozen=True)
-class Action:
-    """The server's answer to a heartbeat or report: continue, or stop (with the reason)."""
-
-    action: str
-    reason: str | None = None
-
-    @property
-    def stop(self) -> bool:
-        return self.action == "stop"
 
 
 @dataclass(frozen=True)
@@ -217,55 +201,59 @@ class CaviarClient:
         kind = LeaseLost if response.status_code == 409 else ApiError
         return kind(response.status_code, detail, method, path)
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.request(method, API + path, **kwargs).json()
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return _object(self.request(method, API + path, **kwargs))
+
+    def _post(self, path: str, body: type[RequestBody], fields: dict[str, Any],
+              retry: RetryPolicy | None = None) -> httpx.Response:
+        """POST a protocol request, its body built from its model and fields."""
+        try:
+            request = body.model_validate(fields)
+        except ValidationError as error:
+            detail = [{"loc": ["body", *item["loc"]], "msg": item["msg"], "type": item["type"]}
+                      for item in error.errors()]
+            raise InvalidRequest(422, detail, "POST", API + path) from None
+        return self.request("POST", API + path, json=request.model_dump(exclude_none=True),
+                            retry=retry)
 
     # The worker protocol.
 
     def claim(self, worker_id: str, search_id: int | None = None) -> Assignment | None:
         """A trial to train, or None when there is no work (204)."""
-        body: dict[str, Any] = {"worker_id": worker_id}
-        if search_id is not None:
-            body["search_id"] = search_id
-        response = self.request("POST", f"{API}/trials/claim", json=body)
-        if response.status_code == 204:
-            return None
-        return Assignment.from_json(response.json())
+        response = self._post("/trials/claim", ClaimRequest,
+                              {"worker_id": worker_id, "search_id": search_id})
+        return None if response.status_code == 204 else _parse(response, Assignment)
 
     def heartbeat(self, trial_id: int, lease_token: str) -> Action:
-        data = self._json("POST", f"/trials/{trial_id}/heartbeat",
-                          json={"lease_token": lease_token})
-        return Action(data["action"], data.get("reason"))
+        """Extend the lease; the server says whether to go on."""
+        return _parse(self._post(f"/trials/{trial_id}/heartbeat", HeartbeatRequest,
+                                 {"lease_token": lease_token}), Action)
 
     def report(self, trial_id: int, lease_token: str, epoch: int,
-               metrics: Mapping[str, float]) -> Action:
-        data = self._json("POST", f"/trials/{trial_id}/report",
-                          json={"lease_token": lease_token, "epoch": epoch,
-                                "metrics": dict(metrics)})
-        return Action(data["action"], data.get("reason"))
+               metrics: Mapping[str, float | None]) -> Action:
+        """Report one epoch's metrics."""
+        fields = {"lease_token": lease_token, "epoch": epoch, "metrics": dict(metrics)}
+        return _parse(self._post(f"/trials/{trial_id}/report", ReportRequest, fields), Action)
 
     def report_epochs(self, trial_id: int, lease_token: str,
                       reports: Sequence[tuple[int, Mapping[str, float | None]]]) -> Action:
         """Report several epochs, in increasing order, in one request (the batched form)."""
-        data = self._json("POST", f"/trials/{trial_id}/report",
-                          json={"lease_token": lease_token,
-                                "reports": [{"epoch": epoch, "metrics": dict(metrics)}
-                                            for epoch, metrics in reports]})
-        return Action(data["action"], data.get("reason"))
+        entries = [{"epoch": epoch, "metrics": dict(metrics)} for epoch, metrics in reports]
+        fields = {"lease_token": lease_token, "reports": entries}
+        return _parse(self._post(f"/trials/{trial_id}/report", ReportRequest, fields), Action)
 
-    def complete(self, trial_id: int, lease_token: str, metrics: Mapping[str, Any],
+    def complete(self, trial_id: int, lease_token: str, metrics: Mapping[str, float | None],
                  retry: RetryPolicy | None = None) -> dict[str, Any]:
-        return self._json("POST", f"/trials/{trial_id}/complete",
-                          json={"lease_token": lease_token, "metrics": dict(metrics)},
-                          retry=retry)
+        """The trial's final metrics; the answer is the Trial."""
+        fields = {"lease_token": lease_token, "metrics": dict(metrics)}
+        return _object(self._post(f"/trials/{trial_id}/complete", CompleteRequest, fields,
+                                  retry))
 
     def fail(self, trial_id: int, lease_token: str, error: str, retry_trial: bool = False,
              retry: RetryPolicy | None = None) -> dict[str, Any]:
         """Report a failed trial; `retry_trial` gives it back to be run again at once."""
-        return self._json("POST", f"/trials/{trial_id}/fail",
-                          json={"lease_token": lease_token, "error": error,
-                                "retry": retry_trial},
-                          retry=retry)
+        fields = {"lease_token": lease_token, "error": error, "retry": retry_trial}
+        return _object(self._post(f"/trials/{trial_id}/fail", FailRequest, fields, retry))
 
     def download(self, url: str) -> tuple[bytes, str | None]:
         """An uploaded dataset's bytes and the server's `X-Caviar-SHA256` header."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 
-def worker_logger(worker_id: str, stream=None) -> logging.Logger:
+def worker_logger(worker_id: str, stream: TextIO | None = None) -> logging.Logger:
     """A logger writing `time worker_id message` lines to stderr (or the given stream)."""
     log = logging.getLogger(f"caviar.worker.{worker_id}")
     log.setLevel(logging.INFO)

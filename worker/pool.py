@@ -79,7 +79,7 @@ def run_pool(child_args: list[str], processes: int, worker_id: str | None) -> in
     once, through this process, and a second Ctrl-C still means "now".
     """
     env = {**os.environ, **BLAS_ENV, PARENT_ENV: str(os.getpid())}
-    children: list[subprocess.Popen] = []
+    children: list[subprocess.Popen[bytes]] = []
     for index in range(processes):
         name = ["--worker-id", f"{worker_id}/{index}"] if worker_id else []
         children.append(subprocess.Popen(

@@ -1,6 +1,7 @@
 """One worker process's loop: claim a trial, load its data, train it, report, complete; repeat.
 
-- Reports and heartbeats go through a `TrialSession` while the engine trains.
+- Reports and heartbeats go through a `TrialSession` while the engine trains; its
+  per-step callback lets the session's thread have the GIL.
 - The outcome (complete or fail) is sent by the session's thread after the last
   reports, while this loop already claims and trains the next trial; the loop
   waits for it only before exiting or when a claim finds no work.
@@ -23,17 +24,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from domain.protocol import Assignment
 from domain.training import ConfigError, TrainingConfig
 from worker.cache import DataCache
-from worker.client import (
-    ApiError,
-    Assignment,
-    CaviarClient,
-    LeaseLost,
-    ServerUnavailable,
-)
+from worker.client import ApiError, CaviarClient, LeaseLost, ServerUnavailable, UnexpectedAnswer
 from worker.datasets import DatasetError, Split
-from worker.nn.train import TrainResult, train
+from worker.nn.train import TrainResult, TrainStatus, train
 from worker.session import TrialSession
 
 
@@ -116,8 +112,8 @@ class Runner:
                     self.log.warning("server unreachable, retrying: %s", error)
                 unreachable += 1
                 self._idle(min(5.0, 0.5 * unreachable), started)
-            except ApiError as error:
-                self.log.error("claim refused: %s", error)
+            except (ApiError, UnexpectedAnswer) as error:
+                self.log.error("claim failed: %s", error)
                 self._idle(5.0, started)
             else:
                 if unreachable:
@@ -192,11 +188,11 @@ class Runner:
         crash: Exception | None = None
         try:
             result = train(config, data.X_train, data.y_train, data.X_dev, data.y_dev,
-                           on_epoch=session.on_epoch)
+                           on_epoch=session.on_epoch, on_batch=session.on_batch)
         except Exception as error:  # a crashing run is reported, and the worker goes on
             crash = error
         training = time.monotonic() - began
-        interrupted = (result is not None and result.status == "stopped"
+        interrupted = (result is not None and result.status == TrainStatus.STOPPED
                        and session.stop_reason is None and self.shutting_down())
         if interrupted or session.given_back or session.lost:
             session.close(give_back=interrupted)
@@ -209,7 +205,7 @@ class Runner:
         if crash is not None:
             reason = f"{type(crash).__name__}: {crash} (epoch {session.last_epoch + 1})"
             session.settle(lambda: self._fail(a, reason))
-        elif result is not None and result.status == "diverged":
+        elif result is not None and result.status == TrainStatus.DIVERGED:
             reason = result.error or f"diverged (epoch {session.last_epoch})"
             session.settle(lambda: self._fail(a, reason))
         elif result is not None:

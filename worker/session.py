@@ -10,6 +10,13 @@ server said stop, the lease was lost (409), or the trial was given back: at most
 one round trip and one epoch after the server decided. When training ends, the
 trial's outcome (complete or fail) is handed to `settle`: the thread sends it
 after the last reports while the worker goes on to its next trial.
+
+The thread needs the GIL while the engine trains, and would not get it by
+itself: NumPy lets go of the GIL and takes it back around every BLAS call, and
+CPython forces a switch only when the GIL has not changed hands for its switch
+interval, so a waiting thread can wait out a whole epoch of small steps (a lost
+lease). The engine's per-step callback `on_batch` therefore sleeps `YIELD_FOR`
+seconds every `YIELD_EVERY` seconds of training, and the thread runs then.
 """
 
 from __future__ import annotations
@@ -19,22 +26,25 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
+from domain.protocol import Action, Assignment
 from worker.client import (
-    Action,
     ApiError,
-    Assignment,
     CaviarClient,
     ClientError,
     LeaseLost,
     RetryPolicy,
     ServerUnavailable,
+    UnexpectedAnswer,
 )
 from worker.nn.train import EpochReport
 
 SHUTDOWN_ERROR = "worker shutting down"
 MAX_BATCH = 1000  # epochs per report request: the server's limit
 GIVE_BACK_RETRY = RetryPolicy(attempts=3, base=0.1, cap=1.0)
+YIELD_EVERY = 0.05  # seconds of training between two chances for the thread to run
+YIELD_FOR = 0.0002  # seconds of each: time enough for a waiting thread to take the GIL
 
 
 class TrialSession:
@@ -53,6 +63,7 @@ class TrialSession:
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="caviar-lease", daemon=True)
         self._last_contact = time.monotonic()
+        self._yield_at = self._last_contact + YIELD_EVERY
         self.stop_reason: str | None = None
         self.lost = False
         self.given_back = False
@@ -71,6 +82,13 @@ class TrialSession:
 
     def start(self) -> None:
         self._thread.start()
+
+    def on_batch(self) -> None:
+        """The engine's per-step callback: every YIELD_EVERY seconds, let the thread run."""
+        now = time.monotonic()
+        if now >= self._yield_at:
+            time.sleep(YIELD_FOR)
+            self._yield_at = now + YIELD_EVERY
 
     def on_epoch(self, report: EpochReport) -> bool:
         """The engine's callback: queue the report (never blocks), say whether to go on."""
@@ -132,7 +150,7 @@ class TrialSession:
                         self._call(self._heartbeat)
                     continue
             batch.extend(self._queued(MAX_BATCH - len(batch)))
-            if self._call(lambda b=batch: self._report(b)):
+            if self._call(partial(self._report, batch)):
                 batch = []
             elif self._closing.is_set() and self._shutting_down():
                 return
@@ -165,7 +183,7 @@ class TrialSession:
             self.log.warning("trial %d: lease lost (%s); dropping it",
                              self.assignment.trial_id, error.detail)
             return True
-        except ApiError as error:
+        except (ApiError, UnexpectedAnswer) as error:
             self.log.warning("trial %d: %s", self.assignment.trial_id, error)
             return True
         except ServerUnavailable as error:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from domain.protocol import BuiltinDatasetRef, DatasetRef, UploadedDatasetRef
 from domain.training import TrainingConfig
 from worker.cache import DataCache
-from worker.client import CaviarClient, DatasetRef
+from worker.client import CaviarClient
 from worker.nn.train import train
 
 
@@ -28,18 +29,18 @@ class Retrained:
 def dataset_ref(client: CaviarClient, spec_dataset: Any) -> DatasetRef:
     """The worker's view of a spec's `dataset` (a name, {name, options} or {id})."""
     if isinstance(spec_dataset, str):
-        return DatasetRef(kind="builtin", name=spec_dataset)
+        return BuiltinDatasetRef(kind="builtin", name=spec_dataset)
     if "id" in spec_dataset:
         uploaded = next((d for d in client.list_datasets()["items"]
                          if d["id"] == spec_dataset["id"]), None)
         if uploaded is None:
             raise LookupError(f"dataset {spec_dataset['id']} is not on the server")
-        return DatasetRef(kind="uploaded", name=uploaded["name"], id=uploaded["id"],
-                          format=uploaded["format"], label_column=uploaded["label_column"],
-                          sha256=uploaded["sha256"],
-                          url=f"/api/v1/datasets/{uploaded['id']}/data")
-    return DatasetRef(kind="builtin", name=spec_dataset["name"],
-                      options=dict(spec_dataset.get("options") or {}))
+        return UploadedDatasetRef(kind="uploaded", name=uploaded["name"], id=uploaded["id"],
+                                  format=uploaded["format"], label_column=uploaded["label_column"],
+                                  sha256=uploaded["sha256"],
+                                  url=f"/api/v1/datasets/{uploaded['id']}/data")
+    return BuiltinDatasetRef(kind="builtin", name=spec_dataset["name"],
+                             options=dict(spec_dataset.get("options") or {}))
 
 
 def retrain_best(client: CaviarClient, search: dict[str, Any],

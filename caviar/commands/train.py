@@ -27,7 +27,7 @@ from caviar.errors import UsageError
 from domain.datasets import BUILTIN_NAMES, DatasetError
 from domain.training import KEYS, ConfigError, TrainingConfig, check_value, parse_value
 from worker.datasets import Dataset, Split, load_builtin, load_file, split_dataset
-from worker.nn.train import EpochReport, TrainResult, train
+from worker.nn.train import EpochReport, TrainResult, TrainStatus, train
 
 HELP_WIDTH = 79
 EPOCH_FIELDS = ("epoch", "train_loss", "dev_loss", "dev_accuracy", "learning_rate", "seconds")
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                        on_epoch=on_epoch)
         metrics = final_metrics(result, split)
     printer.finish(metrics)
-    if result.status == "diverged":
+    if result.status == TrainStatus.DIVERGED:
         print(f"caviar train: {result.error}", file=sys.stderr, flush=True)
         return 1
     return 0
@@ -180,7 +180,7 @@ def _parse_options(texts: list[str]) -> dict[str, Any]:
 def final_metrics(result: TrainResult, split: Split) -> dict[str, Any]:
     """The engine's final metrics, the status, and the test split's loss and accuracy."""
     metrics: dict[str, Any] = {"status": result.status, **result.metrics()}
-    if result.status != "diverged" and len(split.y_test):
+    if result.status != TrainStatus.DIVERGED and len(split.y_test):
         test_loss, test_accuracy = result.model.evaluate(split.X_test, split.y_test)
         metrics["test_loss"] = float(test_loss)
         metrics["test_accuracy"] = float(test_accuracy)

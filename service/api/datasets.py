@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from domain.errors import Invalid
+from domain.protocol import Text
 from service.api import views
 from service.api.deps import API_PREFIX, DatasetId, database, settings
 from service.api.errors import documented
-from service.api.schemas import MAX_CURSOR, DatasetList, DatasetOut, Text
+from service.api.schemas import MAX_CURSOR, DatasetList, DatasetOut
 from service.db.session import Database
 from service.settings import Settings
 from service.store import datasets

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Path, Request
 
-from service.api.schemas import MAX_ID
+from domain.protocol import MAX_ID
 from service.db.session import Database
 from service.metrics import Metrics
 from service.settings import Settings

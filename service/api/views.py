@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.lifecycle.states import TrialStatus
 from service.api.schemas import TRIAL_FIELDS
-from service.store.lifecycle import Action, Claimed
+from service.store.lifecycle import Claimed, Instruction
 from service.store.searches import SearchView
 
 
@@ -120,10 +120,11 @@ def assignment_json(claimed: Claimed, uploaded: Any | None, heartbeat_seconds: f
     }
 
 
-def action_json(action: Action) -> dict[str, Any]:
-    """continue or stop, with the reason and the lease's new end."""
+def action_json(instruction: Instruction) -> dict[str, Any]:
+    """An Action (domain.protocol): continue or stop, with the reason and the lease's new
+    end."""
     return {
-        "action": "stop" if action.stop else "continue",
-        "reason": action.reason,
-        "lease_expires_at": iso(action.lease_expires_at),
+        "action": "stop" if instruction.stop else "continue",
+        "reason": instruction.reason,
+        "lease_expires_at": iso(instruction.lease_expires_at),
     }

@@ -22,19 +22,19 @@ from pydantic import BaseModel
 from starlette.datastructures import State
 from starlette.responses import JSONResponse, Response
 
-from service.api import views
-from service.api.deps import API_PREFIX, TrialId
-from service.api.errors import documented
-from service.api.schemas import (
-    ActionAnswer,
+from domain.protocol import (
+    Action,
     Assignment,
     ClaimRequest,
     CompleteRequest,
     FailRequest,
     HeartbeatRequest,
     ReportRequest,
-    TrialOut,
 )
+from service.api import views
+from service.api.deps import API_PREFIX, TrialId
+from service.api.errors import documented
+from service.api.schemas import TrialOut
 from service.store.datasets import get_dataset_info
 from service.store.searches import uploaded_dataset_id
 
@@ -98,9 +98,9 @@ LEASE_CONFLICT = ("the lease token is not the trial's current one (the lease exp
 ROUTES = (
     WorkerRoute(f"{API_PREFIX}/trials/claim", ClaimRequest, Assignment, claim,
                 {204: "no work for now", 404: "no search has this id"}),
-    WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/heartbeat", HeartbeatRequest, ActionAnswer,
+    WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/heartbeat", HeartbeatRequest, Action,
                 heartbeat, {404: NO_TRIAL, 409: LEASE_CONFLICT}),
-    WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/report", ReportRequest, ActionAnswer, report,
+    WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/report", ReportRequest, Action, report,
                 {404: NO_TRIAL, 409: LEASE_CONFLICT}),
     WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/complete", CompleteRequest, TrialOut,
                 complete, {404: NO_TRIAL, 409: LEASE_CONFLICT}),

@@ -70,7 +70,7 @@ class Claimed:
 
 
 @dataclass(frozen=True)
-class Action:
+class Instruction:
     """What a worker is told after a heartbeat or a report: stop (with the reason) or go on,
     and when its lease now ends."""
 
@@ -208,7 +208,7 @@ class Lifecycle:
 
     # --- leases --------------------------------------------------------------------------------
 
-    def heartbeat(self, trial_id: int, lease_token: str) -> Action:
+    def heartbeat(self, trial_id: int, lease_token: str) -> Instruction:
         """Extend the lease; say whether the trial should stop. One checked statement."""
         with self._single_statements() as sql:
             expires_at = lease_end(utcnow(), self.lease_seconds)
@@ -218,7 +218,7 @@ class Lifecycle:
                 _, trial = Rows(sql).read_search_of_trial(trial_id)
                 check_lease(trial, lease_token, Event.EXTEND)
                 raise Conflict(f"trial {trial_id}: its lease changed while being extended")
-            return Action(row[0], expires_at)
+            return Instruction(row[0], expires_at)
 
     def requeue_expired(self) -> int:
         """Take back every trial whose lease ran out, in every search (the server's sweep);
@@ -249,7 +249,7 @@ class Lifecycle:
 
     # --- reports -------------------------------------------------------------------------------
 
-    def report(self, trial_id: int, lease_token: str, epochs: Epochs) -> Action:
+    def report(self, trial_id: int, lease_token: str, epochs: Epochs) -> Instruction:
         """Store epochs' metrics (once per epoch) in one transaction; say continue or stop.
 
         Each epoch not stored before counts as if reported alone: its row, the best
@@ -287,7 +287,7 @@ class Lifecycle:
             if stored:
                 reported(search, trial, now, self.lease_seconds)
                 rows.save(trial, search)
-            return Action(trial.stop_reason, trial.lease_expires_at)
+            return Instruction(trial.stop_reason, trial.lease_expires_at)
 
     @staticmethod
     def _stops_early(rows: Rows, plan: Plan, search: SearchRecord, trial: TrialRecord,

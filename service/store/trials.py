@@ -87,7 +87,8 @@ def page_trials(db: Database, search_id: int, status: str | None, order: str,
         if order == "value":
             by_value = Trial.value.desc() if search.spec["objective"]["goal"] == "maximize" \
                 else Trial.value.asc()
-            ordering: list[ColumnElement[Any] | InstrumentedAttribute[Any]] = [Trial.value.is_(None), by_value, Trial.number]
+            ordering: list[ColumnElement[Any] | InstrumentedAttribute[Any]] = [
+                Trial.value.is_(None), by_value, Trial.number]
         else:
             ordering = [Trial.number]
         rows = session.execute(

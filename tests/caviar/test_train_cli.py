@@ -62,7 +62,7 @@ def test_prints_a_row_per_epoch_and_the_final_metrics():
         values = [float(cell) for cell in row]
         assert len(values) == 6 and 0 <= values[3] <= 1 and values[4] == 0.001
     metrics = final_metrics(result.stdout)
-    assert metrics["status"] == "completed" and metrics["epochs"] == "3"
+    assert metrics["status"] == "finished" and metrics["epochs"] == "3"
     assert float(metrics["dev_accuracy"]) == float(rows[-1][3])
     assert 0.5 < float(metrics["test_accuracy"]) <= 1
 
@@ -76,7 +76,7 @@ def test_json_lines_are_parseable_and_reproducible():
     assert [list(line) for line in lines[:2]] == [EPOCH_FIELDS, EPOCH_FIELDS]
     assert [line["epoch"] for line in lines[:2]] == [0, 1]
     final = lines[-1]
-    assert final["status"] == "completed" and final["epochs"] == 2
+    assert final["status"] == "finished" and final["epochs"] == 2
     assert {"dev_accuracy", "dev_loss", "train_accuracy", "seconds", "samples_per_second",
             "test_accuracy", "test_loss"} <= set(final)
     assert final["dev_accuracy"] == lines[1]["dev_accuracy"]

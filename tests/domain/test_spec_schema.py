@@ -47,6 +47,7 @@ VALID = {
     "every section": spec(split={"dev": 0.2, "test": 0, "seed": 1},
                           objective={"metric": "dev_loss", "goal": "minimize"},
                           budget={"max_trials": 10_000, "max_parallel": 1, "max_attempts": 100}),
+    "goal null": spec(objective={"metric": "train_loss", "goal": None}),
     "every parameter type": spec(parameters={
         "learning_rate": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"},
         "beta1": {"type": "float", "low": 0.8, "high": 0.999, "scale": "reverse_log"},

@@ -6,11 +6,12 @@ import math
 
 import pytest
 
+from domain.protocol import BuiltinDatasetRef
 from domain.training import TrainingConfig
 from tests.e2e.helpers import all_trials, moons_spec, search_status, wait_for, workers
 from tests.support.processes import live_server
 from worker.cache import DataCache
-from worker.client import CaviarClient, DatasetRef
+from worker.client import CaviarClient
 from worker.nn.train import train
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -46,7 +47,7 @@ def test_two_workers_complete_a_12_trial_search(db_url, tmp_path):
     # Results are what the workers trained: retrain two trials here, same seed, same split.
     for trial in (details[0], details[-1]):
         data = DataCache(CaviarClient(server.url)).split(
-            DatasetRef(kind="builtin", name="moons", options=spec["dataset"]["options"]),
+            BuiltinDatasetRef(kind="builtin", name="moons", options=spec["dataset"]["options"]),
             spec["split"])
         config = TrainingConfig.from_dict({**spec["fixed"], **trial["params"]})
         result = train(config, data.X_train, data.y_train, data.X_dev, data.y_dev)

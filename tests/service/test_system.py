@@ -45,7 +45,7 @@ def test_openapi_gives_the_worker_protocol_its_bodies_and_answers(client):
     schema = client.get("/openapi.json").json()
     components = schema["components"]["schemas"]
     for verb, body, answer in [("claim", "ClaimRequest", "Assignment"),
-                               ("{trial_id}/report", "ReportRequest", "ActionAnswer"),
+                               ("{trial_id}/report", "ReportRequest", "Action"),
                                ("{trial_id}/complete", "CompleteRequest", "TrialOut")]:
         operation = schema["paths"][f"{API}/trials/{verb}"]["post"]
         request = operation["requestBody"]["content"]["application/json"]["schema"]
@@ -55,7 +55,7 @@ def test_openapi_gives_the_worker_protocol_its_bodies_and_answers(client):
         assert body in components and answer in components
     report = components["ReportRequest"]
     assert {"lease_token", "epoch", "metrics", "reports"} <= set(report["properties"])
-    assert "EpochReport" in components  # referenced by reports[]
+    assert "EpochMetrics" in components  # referenced by reports[]
 
 
 def test_an_unexpected_error_is_a_json_500_and_logged(client, monkeypatch, caplog):

@@ -66,10 +66,11 @@ def test_a_crash_is_reported_with_its_type_message_and_epoch_and_the_loop_goes_o
     real_train = runner_module.train
     calls = []
 
-    def crashing_train(config, X_train, y_train, X_dev, y_dev, on_epoch=None):
+    def crashing_train(config, X_train, y_train, X_dev, y_dev, on_epoch=None, on_batch=None):
         calls.append(1)
         if len(calls) > 1:
-            return real_train(config, X_train, y_train, X_dev, y_dev, on_epoch=on_epoch)
+            return real_train(config, X_train, y_train, X_dev, y_dev, on_epoch=on_epoch,
+                              on_batch=on_batch)
         for epoch in range(2):
             on_epoch(EpochReport(epoch, 0.5, 0.5, 0.5, 0.01, 0.01))
         raise ValueError("boom")

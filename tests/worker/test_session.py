@@ -9,14 +9,21 @@ import json
 import logging
 import threading
 import time
+from bisect import bisect
 from collections.abc import Callable
+from itertools import pairwise
 
 import httpx
+import numpy as np
 
+from domain.protocol import Assignment
+from domain.training import TrainingConfig
 from tests.worker.test_client_retry import ASSIGNMENT
-from worker.client import Assignment, CaviarClient, RetryPolicy
-from worker.nn.train import EpochReport
+from worker.client import CaviarClient, RetryPolicy
+from worker.nn.train import EpochReport, train
 from worker.session import TrialSession
+
+CONTINUE = {"action": "continue", "reason": None}  # the server's answer to go on
 
 
 class SlowServer:
@@ -25,8 +32,9 @@ class SlowServer:
     def __init__(self, delay: float,
                  answer: Callable[[dict], httpx.Response] | None = None) -> None:
         self.delay = delay
-        self.answer = answer or (lambda body: httpx.Response(200, json={"action": "continue"}))
+        self.answer = answer or (lambda body: httpx.Response(200, json=CONTINUE))
         self.calls: list[tuple[str, dict]] = []
+        self.heartbeat_times: list[float] = []
         self.lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -35,9 +43,11 @@ class SlowServer:
         verb = request.url.path.rsplit("/", 1)[1]
         with self.lock:
             self.calls.append((verb, body))
+            if verb == "heartbeat":
+                self.heartbeat_times.append(time.monotonic())
         if verb == "report":
             return self.answer(body)
-        return httpx.Response(200, json={"action": "continue", "status": "completed"})
+        return httpx.Response(200, json={**CONTINUE, "status": "completed"})
 
     def reported_epochs(self) -> list[list[int]]:
         """The epochs of each report request, in the order they arrived."""
@@ -49,7 +59,7 @@ def session_on(server: SlowServer, shutting_down: Callable[[], bool] = lambda: F
                ) -> TrialSession:
     client = CaviarClient("http://caviar.test", transport=httpx.MockTransport(server),
                           retry=RetryPolicy(attempts=1), seed=0)
-    session = TrialSession(client, Assignment.from_json(ASSIGNMENT),
+    session = TrialSession(client, Assignment.model_validate(ASSIGNMENT),
                            logging.getLogger("test-session"), shutting_down, tick=0.01)
     session.start()
     return session
@@ -82,7 +92,7 @@ def test_a_stop_answer_reaches_the_engine_within_a_round_trip_and_an_epoch():
         if body["reports"][-1]["epoch"] >= 3:
             told.set()
             return httpx.Response(200, json={"action": "stop", "reason": "pruned by median rule"})
-        return httpx.Response(200, json={"action": "continue"})
+        return httpx.Response(200, json=CONTINUE)
 
     server = SlowServer(delay=0.05, answer=answer)
     session = session_on(server)
@@ -121,7 +131,7 @@ def test_reports_are_resent_after_a_5xx_and_none_is_lost():
     answers = [httpx.Response(503), httpx.Response(500)]
 
     def answer(body: dict) -> httpx.Response:
-        return answers.pop(0) if answers else httpx.Response(200, json={"action": "continue"})
+        return answers.pop(0) if answers else httpx.Response(200, json=CONTINUE)
 
     server = SlowServer(delay=0.01, answer=answer)
     session = session_on(server)
@@ -136,10 +146,41 @@ def test_heartbeats_keep_the_lease_while_the_engine_reports_nothing():
     server = SlowServer(delay=0.0)
     client = CaviarClient("http://caviar.test", transport=httpx.MockTransport(server),
                           retry=RetryPolicy(attempts=1), seed=0)
-    assignment = Assignment.from_json({**ASSIGNMENT, "heartbeat_interval": 0.05})
+    assignment = Assignment.model_validate({**ASSIGNMENT, "heartbeat_interval": 0.05})
     session = TrialSession(client, assignment, logging.getLogger("test-session"),
                            lambda: False, tick=0.01)
     session.start()
     time.sleep(0.3)
     session.close()
     assert [verb for verb, _ in server.calls].count("heartbeat") >= 2
+
+
+def test_heartbeats_go_on_during_an_epoch_of_small_steps():
+    """The lease thread needs the GIL while the engine trains: NumPy lets go of it and
+    takes it back around every BLAS call, which can starve a waiting thread for a whole
+    epoch (heartbeats stalled past a 2 s lease); the session's per-step callback yields.
+
+    Counted in optimizer steps, not seconds, so that a busy machine (which slows both
+    threads) does not fail it: heartbeats are due every 0.05 s, about 300 steps here."""
+    server = SlowServer(delay=0.0)
+    client = CaviarClient("http://caviar.test", transport=httpx.MockTransport(server),
+                          retry=RetryPolicy(attempts=1), seed=0)
+    assignment = Assignment.model_validate({**ASSIGNMENT, "heartbeat_interval": 0.05})
+    session = TrialSession(client, assignment, logging.getLogger("test-session"),
+                           lambda: False, tick=0.01)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    steps: list[float] = []
+
+    def on_batch() -> None:
+        steps.append(time.monotonic())
+        session.on_batch()
+
+    session.start()
+    train(TrainingConfig(epochs=1, batch_size=1, hidden_units=12, seed=0), X, y, X[:500],
+          y[:500], on_batch=on_batch)
+    session.close()
+    beats = [steps[0], *[t for t in server.heartbeat_times if t < steps[-1]], steps[-1]]
+    between = [bisect(steps, b) - bisect(steps, a) for a, b in pairwise(beats)]
+    assert len(steps) == len(X) and max(between) < len(X) / 5

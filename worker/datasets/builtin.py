@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
 from domain.datasets import check_builtin
 from worker.datasets import synthetic
 from worker.datasets.dataset import Dataset, make_dataset
@@ -37,7 +35,7 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "digits": _digits,
     "breast_cancer": _breast_cancer,
 }
-_GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+_GENERATORS: dict[str, Callable[..., synthetic.Points]] = {
     "moons": synthetic.moons,
     "circles": synthetic.circles,
     "spirals": synthetic.spirals,

@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from domain.datasets import DatasetError
 from worker.datasets.dataset import Dataset, first_non_finite, make_dataset
@@ -126,9 +127,10 @@ def _parse_csv(data: bytes, label_column: str, name: str, where: str) -> Dataset
     ])
     bad = first_non_finite(X)
     if bad is not None:
-        row, column = bad
-        raise DatasetError(f"{where}: line {lines[row]}, column {feature_names[column]!r} is "
-                           f"{X[row, column]}; features must be finite numbers")
+        bad_row, bad_column = bad
+        raise DatasetError(f"{where}: line {lines[bad_row]}, column "
+                           f"{feature_names[bad_column]!r} is {X[bad_row, bad_column]}; "
+                           "features must be finite numbers")
     labels = [cell.strip() for cell in columns[label_index]]
     if "" in labels:
         line = lines[labels.index("")]
@@ -137,7 +139,8 @@ def _parse_csv(data: bytes, label_column: str, name: str, where: str) -> Dataset
     return make_dataset(name, X, _label_array(labels), feature_names, where=where)
 
 
-def _numeric_column(cells: tuple[str, ...], column: str, lines: list[int], where: str):
+def _numeric_column(cells: tuple[str, ...], column: str, lines: list[int], where: str
+                    ) -> npt.NDArray[np.float64]:
     """The column as float64, or DatasetError naming the column and the first bad cell."""
     values = np.empty(len(cells), dtype=np.float64)
     for index, cell in enumerate(cells):

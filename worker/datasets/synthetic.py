@@ -7,6 +7,9 @@ arguments always give the same arrays. Class sizes differ by at most one.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
+
+Points = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]  # (X, y)
 
 
 def _class_sizes(n_samples: int, n_classes: int) -> list[int]:
@@ -14,12 +17,13 @@ def _class_sizes(n_samples: int, n_classes: int) -> list[int]:
     return [base + (1 if k < extra else 0) for k in range(n_classes)]
 
 
-def _shuffled(X: np.ndarray, y: np.ndarray, rng: np.random.Generator):
+def _shuffled(X: npt.NDArray[np.float64], y: npt.NDArray[np.int64],
+              rng: np.random.Generator) -> Points:
     order = rng.permutation(len(y))
     return X[order], y[order]
 
 
-def moons(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def moons(n_samples: int, noise: float, seed: int) -> Points:
     """Two interleaving half circles with Gaussian noise of standard deviation `noise`."""
     rng = np.random.default_rng(seed)
     outer, inner = _class_sizes(n_samples, 2)
@@ -34,7 +38,7 @@ def moons(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarr
     return _shuffled(X, y, rng)
 
 
-def circles(n_samples: int, noise: float, factor: float, seed: int):
+def circles(n_samples: int, noise: float, factor: float, seed: int) -> Points:
     """A circle of radius `factor` inside the unit circle, with Gaussian noise."""
     rng = np.random.default_rng(seed)
     outer, inner = _class_sizes(n_samples, 2)
@@ -49,7 +53,8 @@ def circles(n_samples: int, noise: float, factor: float, seed: int):
     return _shuffled(X, y, rng)
 
 
-def spirals(n_samples: int, noise: float, n_classes: int, turns: float, seed: int):
+def spirals(n_samples: int, noise: float, n_classes: int, turns: float, seed: int
+            ) -> Points:
     """`n_classes` spiral arms from the origin, each winding `turns` times, rotated evenly.
 
     Noise is Gaussian on the angle (in radians), so it scales with the arm's

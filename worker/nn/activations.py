@@ -13,38 +13,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from worker.nn.arrays import FloatArray
+
 LEAKY_SLOPE = 0.01
 
 
-def _relu(z: np.ndarray) -> np.ndarray:
+def _relu(z: FloatArray) -> FloatArray:
     return np.maximum(z, 0, out=z)
 
 
-def _relu_backward(a: np.ndarray, da: np.ndarray) -> np.ndarray:
+def _relu_backward(a: FloatArray, da: FloatArray) -> FloatArray:
     # Multiplying by the mask is several times faster than copyto(..., where=).
     return np.multiply(da, a > 0, out=da)
 
 
-def _leaky_relu(z: np.ndarray) -> np.ndarray:
+def _leaky_relu(z: FloatArray) -> FloatArray:
     return np.maximum(z, z * z.dtype.type(LEAKY_SLOPE), out=z)
 
 
-def _leaky_relu_backward(a: np.ndarray, da: np.ndarray) -> np.ndarray:
+def _leaky_relu_backward(a: FloatArray, da: FloatArray) -> FloatArray:
     slope = np.where(a < 0, da.dtype.type(LEAKY_SLOPE), da.dtype.type(1))
     return np.multiply(da, slope, out=da)
 
 
-def _tanh(z: np.ndarray) -> np.ndarray:
+def _tanh(z: FloatArray) -> FloatArray:
     return np.tanh(z, out=z)
 
 
-def _tanh_backward(a: np.ndarray, da: np.ndarray) -> np.ndarray:
+def _tanh_backward(a: FloatArray, da: FloatArray) -> FloatArray:
     # da * (1 - a^2)
     da -= da * a * a
     return da
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def _sigmoid(z: FloatArray) -> FloatArray:
     # 1 / (1 + e^-z), computed as (1 + tanh(z/2)) / 2 to stay finite for any z.
     z *= 0.5
     np.tanh(z, out=z)
@@ -53,7 +55,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return z
 
 
-def _sigmoid_backward(a: np.ndarray, da: np.ndarray) -> np.ndarray:
+def _sigmoid_backward(a: FloatArray, da: FloatArray) -> FloatArray:
     # da * a * (1 - a)
     da *= a - a * a
     return da
@@ -64,8 +66,8 @@ class ActivationFunction:
     """One activation function g: its in-place forward and its backward from the output."""
 
     name: str
-    forward: Callable[[np.ndarray], np.ndarray]
-    backward: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    forward: Callable[[FloatArray], FloatArray]
+    backward: Callable[[FloatArray, FloatArray], FloatArray]
 
 
 ACTIVATIONS: dict[str, ActivationFunction] = {

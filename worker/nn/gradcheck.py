@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from worker.nn.arrays import FloatArray, LabelArray
 from worker.nn.layers import ActivationLayer
 from worker.nn.network import Network
 
@@ -48,7 +49,7 @@ def verdict(difference: float) -> str:
     return "bug"
 
 
-def relative_difference(approx: np.ndarray, grad: np.ndarray) -> float:
+def relative_difference(approx: FloatArray, grad: FloatArray) -> float:
     """||approx - grad|| / (||approx|| + ||grad||); 0 when both are zero."""
     denominator = np.linalg.norm(approx) + np.linalg.norm(grad)
     if denominator == 0:
@@ -80,7 +81,7 @@ class GradientCheck:
     kinks: int
 
 
-def count_kinks(network: Network, X: np.ndarray) -> int:
+def count_kinks(network: Network, X: FloatArray) -> int:
     """How many relu/leaky_relu inputs of a training-mode forward pass lie near 0."""
     kinks, out = 0, X
     for layer in network.layers:
@@ -91,7 +92,7 @@ def count_kinks(network: Network, X: np.ndarray) -> int:
 
 
 def check_gradients(
-    network: Network, X: np.ndarray, y: np.ndarray, epsilon: float = EPSILON
+    network: Network, X: FloatArray, y: LabelArray, epsilon: float = EPSILON
 ) -> GradientCheck:
     """Compare backprop with two-sided differences for every parameter of a float64 network.
 

@@ -8,9 +8,12 @@ Biases start at zero (see Dense).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from domain.training import INITS
+from worker.nn.arrays import FloatArray, FloatDtype
 
 
 def resolve(init: str, activation: str) -> str:
@@ -23,8 +26,8 @@ def resolve(init: str, activation: str) -> str:
 
 
 def weights(
-    init: str, n_in: int, n_out: int, rng: np.random.Generator, dtype: np.dtype
-) -> np.ndarray:
+    init: str, n_in: int, n_out: int, rng: np.random.Generator, dtype: FloatDtype
+) -> FloatArray:
     """An (n_in, n_out) weight matrix drawn by the named scheme (he or xavier)."""
     variance = {"he": 2.0 / n_in, "xavier": 1.0 / n_in}[init]
-    return (rng.standard_normal((n_in, n_out)) * np.sqrt(variance)).astype(dtype)
+    return (rng.standard_normal((n_in, n_out)) * math.sqrt(variance)).astype(dtype)

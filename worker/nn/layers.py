@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from worker.nn import activations
+from worker.nn.arrays import FloatArray, FloatDtype
 
 BN_EPSILON = 1e-5
 
@@ -24,15 +25,16 @@ BN_EPSILON = 1e-5
 class Layer(Protocol):
     """What the network needs of a layer."""
 
-    params: dict[str, np.ndarray]
-    grads: dict[str, np.ndarray]
+    params: dict[str, FloatArray]
+    grads: dict[str, FloatArray]
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray: ...
+    def forward(self, x: FloatArray, training: bool) -> FloatArray: ...
 
-    def backward(self, dout: np.ndarray) -> np.ndarray | None: ...
+    def backward(self, dout: FloatArray) -> FloatArray | None: ...
 
 
-def _buffer(current: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _buffer(current: FloatArray | None, shape: tuple[int, ...], dtype: FloatDtype
+            ) -> FloatArray:
     """current when it has this shape and dtype, else a new empty array."""
     if current is not None and current.shape == shape and current.dtype == dtype:
         return current
@@ -46,19 +48,19 @@ class Dense:
     """
 
     def __init__(
-        self, weights: np.ndarray, bias: np.ndarray | None, input_grad: bool = True
+        self, weights: FloatArray, bias: FloatArray | None, input_grad: bool = True
     ) -> None:
-        self.params: dict[str, np.ndarray] = {"W": weights}
-        self.grads: dict[str, np.ndarray] = {"W": np.zeros_like(weights)}
+        self.params: dict[str, FloatArray] = {"W": weights}
+        self.grads: dict[str, FloatArray] = {"W": np.zeros_like(weights)}
         if bias is not None:
             self.params["b"] = bias
             self.grads["b"] = np.zeros_like(bias)
         self.input_grad = input_grad
-        self._x: np.ndarray | None = None
-        self._z: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
+        self._x: FloatArray | None = None
+        self._z: FloatArray | None = None
+        self._dx: FloatArray | None = None
 
-    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, x: FloatArray, training: bool) -> FloatArray:
         """x W + b; while training, remembers x and writes into the layer's buffer."""
         W = self.params["W"]
         if training:
@@ -71,9 +73,10 @@ class Dense:
             z += self.params["b"]
         return z
 
-    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+    def backward(self, dout: FloatArray) -> FloatArray | None:
         """dW = x^T dout, db = sum of dout over the batch; returns dout W^T (or None)."""
         x = self._x
+        assert x is not None, "Dense.backward needs a training forward first"
         np.matmul(x.T, dout, out=self.grads["W"])
         if "b" in self.grads:
             np.sum(dout, axis=0, out=self.grads["b"])
@@ -94,27 +97,27 @@ class BatchNorm:
     (z - mu) for the backward pass; z_norm itself is never stored.
     """
 
-    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float) -> None:
-        self.params: dict[str, np.ndarray] = {"gamma": gamma, "beta": beta}
-        self.grads: dict[str, np.ndarray] = {
+    def __init__(self, gamma: FloatArray, beta: FloatArray, momentum: float) -> None:
+        self.params: dict[str, FloatArray] = {"gamma": gamma, "beta": beta}
+        self.grads: dict[str, FloatArray] = {
             "gamma": np.zeros_like(gamma), "beta": np.zeros_like(beta)
         }
         self.momentum = momentum
         self.running_mean = np.zeros_like(gamma)
         self.running_var = np.ones_like(gamma)
-        self._centered: np.ndarray | None = None
-        self._inv_std: np.ndarray | None = None
-        self._scale: np.ndarray | None = None
-        self._ones: np.ndarray | None = None
-        self._out: np.ndarray | None = None
+        self._centered: FloatArray | None = None
+        self._inv_std: FloatArray | None = None
+        self._scale: FloatArray | None = None
+        self._ones: FloatArray | None = None
+        self._out: FloatArray | None = None
 
-    def _column_sums(self, x: np.ndarray) -> np.ndarray:
+    def _column_sums(self, x: FloatArray) -> FloatArray:
         """Sum over the batch, as a matrix-vector product (several times faster than sum)."""
         self._ones = _buffer(self._ones, (x.shape[0],), x.dtype)
         self._ones.fill(1)
         return self._ones @ x
 
-    def forward(self, z: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, z: FloatArray, training: bool) -> FloatArray:
         """gamma * normalized z + beta, by batch statistics or (evaluating) running ones."""
         gamma, beta = self.params["gamma"], self.params["beta"]
         if not training:
@@ -138,14 +141,16 @@ class BatchNorm:
         out += beta
         return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: FloatArray) -> FloatArray:
         """Backprop through gamma, beta and the batch mean and variance; in place on dout.
 
         With z_norm = (z - mu) * inv_std and the means over the batch:
         dbeta = sum(dout), dgamma = sum(dout * z_norm),
         dz = gamma * inv_std * (dout - mean(dout) - z_norm * mean(dout * z_norm)).
         """
-        centered, inv_std, scale = self._centered, self._inv_std, self._scale
+        centered, inv_std, scale, out = self._centered, self._inv_std, self._scale, self._out
+        assert centered is not None and inv_std is not None and scale is not None \
+            and out is not None, "BatchNorm.backward needs a training forward first"
         m = dout.shape[0]
         dbeta = self.grads["beta"]
         dbeta[...] = self._column_sums(dout)
@@ -155,8 +160,8 @@ class BatchNorm:
         dout *= scale
         dout -= scale * dbeta / m
         # The forward output buffer is free by now: the layers above have used it.
-        np.multiply(centered, scale * inv_std * dgamma / m, out=self._out)
-        dout -= self._out
+        np.multiply(centered, scale * inv_std * dgamma / m, out=out)
+        dout -= out
         return dout
 
 
@@ -165,19 +170,20 @@ class ActivationLayer:
 
     def __init__(self, name: str) -> None:
         self.function = activations.get(name)
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self._a: np.ndarray | None = None
+        self.params: dict[str, FloatArray] = {}
+        self.grads: dict[str, FloatArray] = {}
+        self._a: FloatArray | None = None
 
-    def forward(self, z: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, z: FloatArray, training: bool) -> FloatArray:
         """g(z), written over z."""
         a = self.function.forward(z)
         if training:
             self._a = a
         return a
 
-    def backward(self, da: np.ndarray) -> np.ndarray:
+    def backward(self, da: FloatArray) -> FloatArray:
         """da * g'(z), written over da."""
+        assert self._a is not None, "ActivationLayer.backward needs a training forward first"
         return self.function.backward(self._a, da)
 
 
@@ -192,12 +198,12 @@ class Dropout:
             raise ValueError(f"keep_prob: must satisfy 0 < value <= 1, got {keep_prob!r}")
         self.keep_prob = keep_prob
         self.rng = rng
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self._mask: np.ndarray | None = None
-        self._out: np.ndarray | None = None
+        self.params: dict[str, FloatArray] = {}
+        self.grads: dict[str, FloatArray] = {}
+        self._mask: FloatArray | None = None
+        self._out: FloatArray | None = None
 
-    def forward(self, a: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, a: FloatArray, training: bool) -> FloatArray:
         """a * mask / keep_prob while training (a new buffer: a stays intact), else a."""
         if not training:
             return a
@@ -208,7 +214,8 @@ class Dropout:
         self._out = _buffer(self._out, a.shape, a.dtype)
         return np.multiply(a, self._mask, out=self._out)
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: FloatArray) -> FloatArray:
         """dout * mask / keep_prob, written over dout."""
+        assert self._mask is not None, "Dropout.backward needs a training forward first"
         dout *= self._mask
         return dout

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from worker.nn import activations
+from worker.nn.arrays import FloatArray, LabelArray
 
 
 class SoftmaxCrossEntropy:
@@ -20,14 +21,14 @@ class SoftmaxCrossEntropy:
         self.n_classes = n_classes
         self.n_outputs = n_classes
 
-    def cost(self, logits: np.ndarray, y: np.ndarray) -> float:
+    def cost(self, logits: FloatArray, y: LabelArray) -> float:
         """Mean cross-entropy of integer labels y under softmax(logits)."""
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_norm = np.log(np.exp(shifted).sum(axis=1))
         picked = shifted[np.arange(len(y)), y]
         return float(np.mean(log_norm - picked))
 
-    def cost_and_gradient(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def cost_and_gradient(self, logits: FloatArray, y: LabelArray) -> tuple[float, FloatArray]:
         """Mean cost and its gradient with respect to the logits, (p - onehot(y)) / m."""
         m = len(y)
         rows = np.arange(m)
@@ -41,9 +42,10 @@ class SoftmaxCrossEntropy:
         logits *= 1.0 / m
         return cost, logits
 
-    def predict(self, logits: np.ndarray) -> np.ndarray:
+    def predict(self, logits: FloatArray) -> LabelArray:
         """The most probable class of each row."""
-        return np.argmax(logits, axis=1)
+        classes: LabelArray = np.argmax(logits, axis=1)
+        return classes
 
 
 class SigmoidBinaryCrossEntropy:
@@ -52,14 +54,14 @@ class SigmoidBinaryCrossEntropy:
     n_classes = 2
     n_outputs = 1
 
-    def cost(self, logits: np.ndarray, y: np.ndarray) -> float:
+    def cost(self, logits: FloatArray, y: LabelArray) -> float:
         """Mean of -[y log p + (1-y) log(1-p)], p = sigmoid(z), as softplus: finite for any z."""
         z = logits[:, 0]
         # -log sigmoid(z) = softplus(-z), -log(1 - sigmoid(z)) = softplus(z)
         losses = np.logaddexp(0, np.where(y == 1, -z, z))
         return float(np.mean(losses))
 
-    def cost_and_gradient(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def cost_and_gradient(self, logits: FloatArray, y: LabelArray) -> tuple[float, FloatArray]:
         """Mean cost and its gradient with respect to the logit, (p - y) / m."""
         cost = self.cost(logits, y)
         z = activations.get("sigmoid").forward(logits[:, 0])
@@ -67,7 +69,7 @@ class SigmoidBinaryCrossEntropy:
         logits *= 1.0 / len(y)
         return cost, logits
 
-    def predict(self, logits: np.ndarray) -> np.ndarray:
+    def predict(self, logits: FloatArray) -> LabelArray:
         """Class 1 where the logit is positive (p > 0.5), else class 0."""
         return (logits[:, 0] > 0).astype(np.int64)
 

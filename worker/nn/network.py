@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from worker.nn import initializers, losses
+from worker.nn.arrays import FloatArray, LabelArray
 from worker.nn.layers import ActivationLayer, BatchNorm, Dense, Dropout, Layer
 
 
@@ -40,7 +42,8 @@ class Network:
     """The layer stack of an Architecture, with parameters of one float dtype."""
 
     def __init__(
-        self, arch: Architecture, rng: np.random.Generator, dtype: type = np.float32
+        self, arch: Architecture, rng: np.random.Generator,
+        dtype: type[np.floating[Any]] = np.float32,
     ) -> None:
         self.arch = arch
         self.dtype = np.dtype(dtype)
@@ -88,7 +91,7 @@ class Network:
             layer.grads["W"] for layer in self.layers if isinstance(layer, Dense)
         ]
 
-    def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    def parameters(self) -> list[tuple[str, FloatArray, FloatArray]]:
         """(name, parameter, gradient) of every parameter, in layer order."""
         return [(name, layer.params[key], layer.grads[key]) for name, layer, key in self._named]
 
@@ -99,18 +102,18 @@ class Network:
         norms = [layer for layer in self.layers if isinstance(layer, BatchNorm)]
         keep = [layer.keep_prob for layer in dropouts]
         running = [(layer.running_mean.copy(), layer.running_var.copy()) for layer in norms]
-        for layer in dropouts:
-            layer.keep_prob = 1.0
+        for dropout in dropouts:
+            dropout.keep_prob = 1.0
         try:
             yield
         finally:
-            for layer, keep_prob in zip(dropouts, keep, strict=True):
-                layer.keep_prob = keep_prob
-            for layer, (mean, var) in zip(norms, running, strict=True):
-                layer.running_mean[...] = mean
-                layer.running_var[...] = var
+            for dropout, keep_prob in zip(dropouts, keep, strict=True):
+                dropout.keep_prob = keep_prob
+            for norm, (mean, var) in zip(norms, running, strict=True):
+                norm.running_mean[...] = mean
+                norm.running_var[...] = var
 
-    def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, X: FloatArray, training: bool) -> FloatArray:
         """The logits of a batch X (rows are examples)."""
         out = X
         for layer in self.layers:
@@ -124,23 +127,26 @@ class Network:
         total = sum(float(np.vdot(W, W)) for W in self._weights)
         return self.arch.l2 / (2 * m) * total
 
-    def cost(self, X: np.ndarray, y: np.ndarray, training: bool = True) -> float:
+    def cost(self, X: FloatArray, y: LabelArray, training: bool = True) -> float:
         """Cross-entropy of X against labels y plus the L2 term, without backprop."""
         return self.loss.cost(self.forward(X, training), y) + self.l2_cost(len(y))
 
-    def train_step(self, X: np.ndarray, y: np.ndarray) -> float:
+    def train_step(self, X: FloatArray, y: LabelArray) -> float:
         """Forward and backward on a batch; fills flat_grads (with L2) and returns the cost."""
         m = len(y)
         logits = self.forward(X, training=True)
         cost, dout = self.loss.cost_and_gradient(logits, y)
+        upstream: FloatArray | None = dout
         for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+            if upstream is None:
+                break  # the layer above needs no gradient of its input: the input is data
+            upstream = layer.backward(upstream)
         if self.arch.l2 != 0:
             factor = self.arch.l2 / m
             for W, dW in zip(self._weights, self._weight_grads, strict=True):
                 dW += factor * W
         return cost + self.l2_cost(m)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: FloatArray) -> LabelArray:
         """The predicted class of each row of X, in evaluation mode."""
         return self.loss.predict(self.forward(X, training=False))

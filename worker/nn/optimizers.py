@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from domain.training import OPTIMIZERS
+from worker.nn.arrays import FloatArray
 
 
 class Optimizer:
@@ -23,9 +24,9 @@ class Optimizer:
     def __init__(self, learning_rate: float) -> None:
         self.learning_rate = learning_rate
         self.t = 0
-        self._scratch: list[np.ndarray] = []
+        self._scratch: list[FloatArray] = []
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def step(self, params: list[FloatArray], grads: list[FloatArray]) -> None:
         """Update every parameter in place from its gradient; t counts steps from 1."""
         if not self._scratch:
             self._scratch = [np.empty_like(p) for p in params]
@@ -34,17 +35,17 @@ class Optimizer:
         for index, (param, grad) in enumerate(zip(params, grads, strict=True)):
             self._update(index, param, grad, self._scratch[index])
 
-    def _init_state(self, params: list[np.ndarray]) -> None:
+    def _init_state(self, params: list[FloatArray]) -> None:
         """Create v and s for the parameters (none by default)."""
 
-    def _update(self, index: int, W: np.ndarray, dW: np.ndarray, tmp: np.ndarray) -> None:
+    def _update(self, index: int, W: FloatArray, dW: FloatArray, tmp: FloatArray) -> None:
         raise NotImplementedError
 
 
 class SGD(Optimizer):
     """W -= alpha dW."""
 
-    def _update(self, index: int, W: np.ndarray, dW: np.ndarray, tmp: np.ndarray) -> None:
+    def _update(self, index: int, W: FloatArray, dW: FloatArray, tmp: FloatArray) -> None:
         np.multiply(dW, self.learning_rate, out=tmp)
         W -= tmp
 
@@ -55,12 +56,12 @@ class Momentum(Optimizer):
     def __init__(self, learning_rate: float, beta: float = 0.9) -> None:
         super().__init__(learning_rate)
         self.beta = beta
-        self.v: list[np.ndarray] = []
+        self.v: list[FloatArray] = []
 
-    def _init_state(self, params: list[np.ndarray]) -> None:
+    def _init_state(self, params: list[FloatArray]) -> None:
         self.v = [np.zeros_like(p) for p in params]
 
-    def _update(self, index: int, W: np.ndarray, dW: np.ndarray, tmp: np.ndarray) -> None:
+    def _update(self, index: int, W: FloatArray, dW: FloatArray, tmp: FloatArray) -> None:
         v = self.v[index]
         v *= self.beta
         np.multiply(dW, 1 - self.beta, out=tmp)
@@ -76,12 +77,12 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate)
         self.beta2 = beta2
         self.epsilon = epsilon
-        self.s: list[np.ndarray] = []
+        self.s: list[FloatArray] = []
 
-    def _init_state(self, params: list[np.ndarray]) -> None:
+    def _init_state(self, params: list[FloatArray]) -> None:
         self.s = [np.zeros_like(p) for p in params]
 
-    def _update(self, index: int, W: np.ndarray, dW: np.ndarray, tmp: np.ndarray) -> None:
+    def _update(self, index: int, W: FloatArray, dW: FloatArray, tmp: FloatArray) -> None:
         s = self.s[index]
         s *= self.beta2
         np.multiply(dW, dW, out=tmp)
@@ -113,14 +114,14 @@ class Adam(Optimizer):
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
-        self.v: list[np.ndarray] = []
-        self.s: list[np.ndarray] = []
+        self.v: list[FloatArray] = []
+        self.s: list[FloatArray] = []
 
-    def _init_state(self, params: list[np.ndarray]) -> None:
+    def _init_state(self, params: list[FloatArray]) -> None:
         self.v = [np.zeros_like(p) for p in params]
         self.s = [np.zeros_like(p) for p in params]
 
-    def _update(self, index: int, W: np.ndarray, dW: np.ndarray, tmp: np.ndarray) -> None:
+    def _update(self, index: int, W: FloatArray, dW: FloatArray, tmp: FloatArray) -> None:
         v, s = self.v[index], self.s[index]
         v *= self.beta1
         np.multiply(dW, 1 - self.beta1, out=tmp)

@@ -1,36 +1,35 @@
 """Training one configuration: mini-batch gradient descent with a callback per epoch.
 
-`train(config, X_train, y_train, X_dev, y_dev, on_epoch)` standardizes the
-inputs with the training set's mean and standard deviation, builds the
+`train(config, X_train, y_train, X_dev, y_dev, on_epoch, on_batch)` standardizes
+the inputs with the training set's mean and standard deviation, builds the
 network of `config`, and runs `config.epochs` epochs. Each epoch shuffles the
 training set afresh, takes one optimizer step per mini-batch (the last one may
-be smaller), then evaluates on dev and calls `on_epoch` with an EpochReport;
-a callback that returns False stops training. A non-finite cost ends training
-with status "diverged". Training runs in float32; the same config and seed give
-the same result.
+be smaller), calling `on_batch` after each step, then evaluates on dev and
+calls `on_epoch` with an EpochReport; an `on_epoch` that returns False stops
+training. A non-finite cost ends training as DIVERGED. Training
+runs in float32; the same config and seed give the same result.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from domain.training import TrainingConfig
 from worker.nn import optimizers, schedules
+from worker.nn.arrays import Float32Array, FloatArray, LabelArray, NumberArray
 from worker.nn.network import Architecture, Network
 
 DTYPE = np.float32
-EVAL_CHUNK = 4096
-# Every PAUSE_EVERY seconds of training, sleep PAUSE seconds so that the process's other
-# threads, if it has any, get the GIL (see _run_epoch).
-PAUSE_EVERY = 0.05
-PAUSE = 0.0002
+EVAL_CHUNK = 4096  # rows evaluated at once
+ScalarT = TypeVar("ScalarT", bound=np.generic)
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class EpochReport:
     learning_rate: float
     seconds: float
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         """JSON-ready values of every field but epoch."""
         return {f.name: _json_number(getattr(self, f.name)) for f in fields(self)
                 if f.name != "epoch"}
@@ -53,57 +52,68 @@ class EpochReport:
 class Model:
     """A trained network with the standardization of its training set."""
 
-    def __init__(self, network: Network, mu: np.ndarray, sigma: np.ndarray) -> None:
+    def __init__(self, network: Network, mu: Float32Array, sigma: Float32Array) -> None:
         self.network = network
         self.mu = mu
         self.sigma = sigma
 
-    def standardize(self, X: np.ndarray) -> np.ndarray:
+    def standardize(self, X: NumberArray) -> Float32Array:
         """(X - mu) / sigma as a new float32 array."""
         out = np.empty(np.shape(X), DTYPE)
         np.subtract(X, self.mu, out=out, casting="unsafe")
         out /= self.sigma
         return out
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def evaluate(self, X: NumberArray, y: LabelArray) -> tuple[float, float]:
         """Mean cross-entropy (without L2) and accuracy on raw inputs X, labels y."""
-        return self._evaluate(X, np.asarray(y), standardized=False)
+        return self._evaluate((self.standardize(chunk) for chunk in _chunks(X)), np.asarray(y))
 
-    def evaluate_standardized(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def evaluate_standardized(self, X: FloatArray, y: LabelArray) -> tuple[float, float]:
         """Like evaluate, on inputs already standardized by this model (no copy of X)."""
-        return self._evaluate(X, np.asarray(y), standardized=True)
+        return self._evaluate(_chunks(X), np.asarray(y))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: NumberArray) -> LabelArray:
         """The predicted class of each row of raw inputs X."""
-        chunks = [
-            self.network.predict(self.standardize(X[start:start + EVAL_CHUNK]))
-            for start in range(0, len(X), EVAL_CHUNK)
-        ]
+        chunks = [self.network.predict(self.standardize(chunk)) for chunk in _chunks(X)]
         return np.concatenate(chunks) if chunks else np.empty(0, np.int64)
 
-    def _evaluate(self, X: np.ndarray, y: np.ndarray, standardized: bool) -> tuple[float, float]:
-        total_loss, correct = 0.0, 0
+    def _evaluate(self, batches: Iterator[FloatArray], y: LabelArray) -> tuple[float, float]:
+        """Mean cost and accuracy over standardized batches of consecutive rows, labels y."""
+        total_loss, correct, rows = 0.0, 0, 0
         loss = self.network.loss
         with np.errstate(all="ignore"):
-            for start in range(0, len(X), EVAL_CHUNK):
-                chunk = X[start:start + EVAL_CHUNK]
-                labels = y[start:start + EVAL_CHUNK]
-                batch = chunk if standardized else self.standardize(chunk)
+            for batch in batches:
+                labels = y[rows:rows + len(batch)]
                 logits = self.network.forward(batch, training=False)
                 total_loss += loss.cost(logits, labels) * len(labels)
                 correct += int(np.count_nonzero(loss.predict(logits) == labels))
-        return total_loss / len(X), correct / len(X)
+                rows += len(batch)
+        return total_loss / rows, correct / rows
+
+
+def _chunks(X: npt.NDArray[ScalarT]) -> Iterator[npt.NDArray[ScalarT]]:
+    """Consecutive slices of EVAL_CHUNK rows of X (views, no copies)."""
+    for start in range(0, len(X), EVAL_CHUNK):
+        yield X[start:start + EVAL_CHUNK]
+
+
+class TrainStatus(StrEnum):
+    """How a training run ended."""
+
+    FINISHED = "finished"
+    """It ran every epoch."""
+    STOPPED = "stopped"
+    """A callback asked it to stop."""
+    DIVERGED = "diverged"
+    """Its cost stopped being finite."""
 
 
 @dataclass
 class TrainResult:
-    """How training ended and the final metrics.
+    """How training ended and the final metrics; epochs is the number of epochs run to
+    their end."""
 
-    status is "completed", "stopped" (the callback asked) or "diverged"; epochs
-    is the number of epochs run to their end.
-    """
-
-    status: str
+    status: TrainStatus
     dev_accuracy: float
     dev_loss: float
     train_accuracy: float
@@ -113,7 +123,7 @@ class TrainResult:
     error: str | None
     model: Model
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> dict[str, float | None]:
         """JSON-ready final metrics (non-finite numbers become None)."""
         names = ("dev_accuracy", "dev_loss", "train_accuracy", "epochs", "seconds",
                  "samples_per_second")
@@ -124,7 +134,7 @@ def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardization(X: NumberArray) -> tuple[Float32Array, Float32Array]:
     """Per-feature mean and standard deviation of X; a constant feature gets sigma = 1."""
     mu = X.mean(axis=0, dtype=np.float64)
     sigma = X.std(axis=0, dtype=np.float64)
@@ -132,7 +142,7 @@ def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu.astype(DTYPE), sigma.astype(DTYPE)
 
 
-def _check_data(X: np.ndarray, y: np.ndarray, name: str) -> None:
+def _check_data(X: npt.NDArray[Any], y: npt.NDArray[Any], name: str) -> None:
     if X.ndim != 2:
         raise ValueError(f"X_{name}: must be a 2-D array (samples, features), got shape {X.shape}")
     if y.ndim != 1 or len(y) != len(X):
@@ -147,7 +157,7 @@ def _check_data(X: np.ndarray, y: np.ndarray, name: str) -> None:
 
 
 def build_network(config: TrainingConfig, n_features: int, n_classes: int,
-                  rng: np.random.Generator, dtype: type = DTYPE) -> Network:
+                  rng: np.random.Generator, dtype: type[np.floating[Any]] = DTYPE) -> Network:
     """The network that config describes, for n_features inputs and n_classes classes."""
     arch = Architecture(
         n_features=n_features,
@@ -165,13 +175,20 @@ def build_network(config: TrainingConfig, n_features: int, n_classes: int,
 
 def train(
     config: TrainingConfig,
-    X_train: np.ndarray,
-    y_train: np.ndarray,
-    X_dev: np.ndarray,
-    y_dev: np.ndarray,
+    X_train: npt.ArrayLike,
+    y_train: npt.ArrayLike,
+    X_dev: npt.ArrayLike,
+    y_dev: npt.ArrayLike,
     on_epoch: Callable[[EpochReport], bool | None] | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> TrainResult:
-    """Train config on (X_train, y_train), evaluating on (X_dev, y_dev) after every epoch."""
+    """Train config on (X_train, y_train), evaluating on (X_dev, y_dev) after every epoch.
+
+    `on_epoch` gets each epoch's report and stops training by returning False.
+    `on_batch` is called after every optimizer step, with no arguments: a generic
+    per-step hook for the caller's own work between steps (progress, or letting the
+    caller's other threads run); it must not change the arrays being trained.
+    """
     X_train, y_train = np.asarray(X_train), np.asarray(y_train)
     X_dev, y_dev = np.asarray(X_dev), np.asarray(y_dev)
     _check_data(X_train, y_train, "train")
@@ -195,7 +212,7 @@ def train(
     )
     shuffle_rng = np.random.default_rng(shuffle_seed)
 
-    status, error = "completed", None
+    status, error = TrainStatus.FINISHED, None
     epochs_done, train_seconds, samples = 0, 0.0, 0
     dev_loss, dev_accuracy = math.nan, 0.0
     started = time.perf_counter()
@@ -206,20 +223,21 @@ def train(
                 config.lr_decay, config.learning_rate, epoch,
                 config.effective_decay_rate, config.decay_every,
             )
-            train_loss = _run_epoch(network, optimizer, X, y_train, config.batch_size, shuffle_rng)
+            train_loss = _run_epoch(network, optimizer, X, y_train, config.batch_size, shuffle_rng,
+                                    on_batch)
             train_seconds += time.perf_counter() - epoch_start
             samples += len(X)
             if math.isfinite(train_loss):
                 dev_loss, dev_accuracy = model.evaluate(X_dev, y_dev)
             bad = train_loss if not math.isfinite(train_loss) else dev_loss
             if not math.isfinite(bad):
-                status, error = "diverged", f"diverged at epoch {epoch} (loss={bad})"
+                status, error = TrainStatus.DIVERGED, f"diverged at epoch {epoch} (loss={bad})"
                 break
             epochs_done = epoch + 1
             report = EpochReport(epoch, train_loss, dev_loss, dev_accuracy,
                                  optimizer.learning_rate, time.perf_counter() - epoch_start)
             if on_epoch is not None and on_epoch(report) is False:
-                status = "stopped"
+                status = TrainStatus.STOPPED
                 break
         train_accuracy = model.evaluate_standardized(X, y_train)[1]
     return TrainResult(
@@ -235,8 +253,9 @@ def train(
     )
 
 
-def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: np.ndarray,
-               y: np.ndarray, batch_size: int, rng: np.random.Generator) -> float:
+def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: Float32Array,
+               y: LabelArray, batch_size: int, rng: np.random.Generator,
+               on_batch: Callable[[], None] | None) -> float:
     """One pass over a fresh shuffle of (X, y); the mean mini-batch cost, or a non-finite one.
 
     Makes no copy of X beyond the current batch.
@@ -245,15 +264,7 @@ def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: np.ndarray,
     params, grads = [network.flat_params], [network.flat_grads]
     full = np.empty((min(batch_size, len(X)), X.shape[1]), X.dtype)
     total, batches = 0.0, 0
-    pause_at = time.monotonic() + PAUSE_EVERY
     for start in range(0, len(X), batch_size):
-        if time.monotonic() >= pause_at:
-            # NumPy lets go of the GIL and takes it back around its BLAS calls, so a thread
-            # waiting for it (the worker's lease thread, with a heartbeat to send) is never
-            # given it by a forced switch and would wait out a whole epoch of small steps.
-            if threading.active_count() > 1:
-                time.sleep(PAUSE)
-            pause_at = time.monotonic() + PAUSE_EVERY
         index = order[start:start + batch_size]
         batch = full if len(index) == len(full) else np.empty((len(index), X.shape[1]), X.dtype)
         np.take(X, index, axis=0, out=batch)
@@ -261,6 +272,8 @@ def _run_epoch(network: Network, optimizer: optimizers.Optimizer, X: np.ndarray,
         if not math.isfinite(cost):
             return cost
         optimizer.step(params, grads)
+        if on_batch is not None:
+            on_batch()
         total += cost
         batches += 1
     return total / batches

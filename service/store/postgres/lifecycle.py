@@ -30,7 +30,7 @@ from domain.lifecycle.transitions import Event, check_lease, extend, record_epoc
 from service.db.models import utcnow
 from service.db.session import Database
 from service.search.plans import plan_of
-from service.store.lifecycle import Action, Claimed, Epochs, Lifecycle
+from service.store.lifecycle import Claimed, Epochs, Instruction, Lifecycle
 from service.store.postgres.driver import autocommit_driver
 from service.store.postgres.reports import KnownTrial, KnownTrials, report_write
 from service.store.postgres.statements import DriverStatements
@@ -72,14 +72,14 @@ class PostgresLifecycle(Lifecycle):
             self._known.remember(_known(claimed.search, claimed.trial))
         return claimed
 
-    def report(self, trial_id: int, lease_token: str, epochs: Epochs) -> Action:
+    def report(self, trial_id: int, lease_token: str, epochs: Epochs) -> Instruction:
         """Lifecycle.report, in one statement when it is a report of new epochs without an
         early-stopping rule and the trial is as known."""
         action = self._report_unlocked(trial_id, lease_token, epochs)
         return action if action is not None else super().report(trial_id, lease_token, epochs)
 
     def _report_unlocked(self, trial_id: int, lease_token: str, epochs: Epochs
-                         ) -> Action | None:
+                         ) -> Instruction | None:
         """The report decided from the trial as this process knows it, or else as read
         without locks; None if it is not such a report, or if the trial changed between
         the read and the write (nothing is written then)."""
@@ -96,7 +96,7 @@ class PostgresLifecycle(Lifecycle):
             return self._write_report(sql, _known(search, trial), epochs)
 
     def _write_report(self, sql: Statements, known: KnownTrial, epochs: Epochs
-                      ) -> Action | None:
+                      ) -> Instruction | None:
         """Write the report as decided from `known`; None if an epoch may have been stored
         before, or if the trial is no longer as known."""
         trial = copied(known.trial)
@@ -122,4 +122,4 @@ class PostgresLifecycle(Lifecycle):
             return None
         trial.seq = written[0]
         self._known.remember(KnownTrial(trial, known.metric, known.goal))
-        return Action(trial.stop_reason, expires_at)
+        return Instruction(trial.stop_reason, expires_at)

@@ -1,0 +1,202 @@
+"""The worker protocol's messages: what a worker sends the server, and what it is answered.
+
+One definition for both sides: the server validates request bodies with these
+models (unknown fields are an error, so typos do not pass silently) and
+documents its answers with them; the worker builds its requests from them and
+parses the answers into them (unknown answer fields are ignored, so a newer
+server can add some). docs/api.md describes every route that uses them.
+
+Requests: `ClaimRequest`, `HeartbeatRequest`, `ReportRequest` (one epoch, or
+several as `EpochMetrics` entries), `CompleteRequest`, `FailRequest`.
+Answers: `Assignment` (a claimed trial, with its `DatasetRef`) and `Action`
+(continue or stop, after a heartbeat or a report).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+MAX_ID = 2**31 - 1
+MAX_REPORTS = 1000  # epochs in one report request
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain the NUL character")
+    return text
+
+
+NO_NUL = r"^[^\x00]*$"  # the rule of _no_nul, for the JSON Schema
+Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": NO_NUL})]
+MetricName = Annotated[Text, Field(min_length=1, max_length=100)]
+
+
+def _metrics(min_items: int, max_items: int) -> WithJsonSchema:
+    """The JSON Schema of metrics: names as MetricName says, values numbers or null."""
+    return WithJsonSchema({
+        "type": "object", "minProperties": min_items, "maxProperties": max_items,
+        "propertyNames": {"type": "string", "minLength": 1, "maxLength": 100,
+                          "pattern": NO_NUL},
+        "additionalProperties": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+    })
+
+
+# Metric values are finite numbers, or null for one that could not be measured
+# (a non-finite loss); the objective metric of a completed trial must be a number.
+FiniteMetrics = dict[MetricName, Annotated[float, Field(allow_inf_nan=False)] | None]
+EpochsMetrics = Annotated[FiniteMetrics, Field(max_length=100), _metrics(0, 100)]
+FinalMetrics = Annotated[FiniteMetrics, Field(min_length=1, max_length=100), _metrics(1, 100)]
+Epoch = Annotated[int, Field(ge=0, le=1_000_000)]
+LeaseToken = Annotated[Text, Field(min_length=1, max_length=64)]
+
+
+class RequestBody(BaseModel):
+    """A request body: unknown fields are an error, so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClaimRequest(RequestBody):
+    worker_id: Text = Field(min_length=1, max_length=200)
+    search_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class HeartbeatRequest(RequestBody):
+    lease_token: LeaseToken
+
+
+class EpochMetrics(RequestBody):
+    """One epoch's metrics, an entry of a batched report."""
+
+    epoch: Epoch
+    metrics: EpochsMetrics
+
+
+def _without_null(schema: dict[str, Any]) -> None:
+    """Document an optional field as its type alone: null is accepted for a field left out,
+    but a client has no reason to send it."""
+    (kept,) = [option for option in schema.pop("anyOf") if option != {"type": "null"}]
+    schema.pop("default", None)
+    schema.update(kept)
+
+
+class ReportRequest(RequestBody):
+    """One epoch (`epoch`, `metrics`), or several in order (`reports`): exactly one form.
+
+    The JSON Schema states the two forms; that a batch's epochs strictly increase
+    is the server's check.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["epoch", "metrics"], "not": {"required": ["reports"]}},
+        {"required": ["reports"], "not": {"anyOf": [{"required": ["epoch"]},
+                                                    {"required": ["metrics"]}]}},
+    ]})
+
+    lease_token: LeaseToken
+    epoch: Epoch | None = Field(default=None, json_schema_extra=_without_null)
+    metrics: EpochsMetrics | None = Field(default=None, json_schema_extra=_without_null)
+    reports: list[EpochMetrics] | None = Field(default=None, min_length=1,
+                                               max_length=MAX_REPORTS,
+                                               json_schema_extra=_without_null)
+
+    def epochs(self) -> list[tuple[int, dict[str, float | None]]]:
+        """The (epoch, metrics) pairs in order.
+
+        Raises a pydantic ValidationError naming the field that breaks a rule the
+        schema cannot state: one form or the other, epochs strictly increasing.
+        """
+        if self.reports is None:
+            if self.epoch is None:
+                raise _invalid(("epoch",), "field required (or give `reports`)", "missing")
+            if self.metrics is None:
+                raise _invalid(("metrics",), "field required (or give `reports`)", "missing")
+            return [(self.epoch, self.metrics)]
+        for name in ("epoch", "metrics"):
+            if getattr(self, name) is not None:
+                raise _invalid((name,), "give either `epoch` and `metrics`, or `reports`, "
+                               "not both")
+        for index in range(1, len(self.reports)):
+            if self.reports[index].epoch <= self.reports[index - 1].epoch:
+                raise _invalid(("reports", index, "epoch"), "epochs must be strictly increasing")
+        return [(entry.epoch, entry.metrics) for entry in self.reports]
+
+
+def _invalid(loc: tuple[str | int, ...], message: str,
+             error_type: str = "value_error") -> ValidationError:
+    """A ValidationError of ReportRequest with one error at `loc` (relative to the body)."""
+    error = InitErrorDetails(type=PydanticCustomError(error_type, message), loc=loc,
+                             input=None)
+    return ValidationError.from_exception_data(ReportRequest.__name__, [error])
+
+
+class CompleteRequest(RequestBody):
+    lease_token: LeaseToken
+    metrics: FinalMetrics
+
+
+class FailRequest(RequestBody):
+    lease_token: LeaseToken
+    error: Text = Field(min_length=1, max_length=20_000)
+    retry: bool = False
+
+
+class AnswerBody(BaseModel):
+    """An answer's body: read-only; fields this version does not know are ignored."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Action(AnswerBody):
+    """What a worker is told after a heartbeat or a report: continue, or stop and why."""
+
+    action: Literal["continue", "stop"]
+    reason: str | None
+    lease_expires_at: str | None = None
+
+    @property
+    def stop(self) -> bool:
+        """True when the worker must stop training the trial."""
+        return self.action == "stop"
+
+
+class BuiltinDatasetRef(AnswerBody):
+    """A built-in dataset, made locally by the worker from its name and options."""
+
+    kind: Literal["builtin"]
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class UploadedDatasetRef(AnswerBody):
+    """An uploaded dataset: downloaded from `url`, checked against `sha256`, cached."""
+
+    kind: Literal["uploaded"]
+    id: int
+    name: str
+    format: Literal["npz", "csv"]
+    label_column: str | None
+    sha256: str
+    url: str
+
+
+DatasetRef = Annotated[BuiltinDatasetRef | UploadedDatasetRef, Field(discriminator="kind")]
+
+
+class Assignment(AnswerBody):
+    """A claimed trial: what to train, on which data, and the lease that proves ownership."""
+
+    trial_id: int
+    search_id: int
+    number: int
+    attempt: int
+    params: dict[str, Any]
+    dataset: DatasetRef
+    split: dict[str, Any]
+    objective: dict[str, Any]
+    lease_token: str
+    lease_expires_at: str
+    heartbeat_interval: float
