@@ -71,7 +71,7 @@ def _wait_for_a_lock_wait(db: Database, seconds: float = 10) -> None:
 def test_a_call_waiting_for_the_search_holds_no_lock_on_its_trial(db: Database, store: Lifecycle,
                                                                   call: str):
     """A report of a new epoch locks the search inside its one write statement
-    (service.store.report_write); one of an earlier epoch and a complete lock it
+    (service.store.postgres.reports); one of an earlier epoch and a complete lock it
     when they read."""
     search = create_search(db, parse_spec(make_spec())).search
     claimed = store.claim("w/1", search.id)
