@@ -51,7 +51,7 @@ from service.db.session import Database
 from service.search.plans import Plan, plan_of, propose
 from service.store.rows import Rows
 from service.store.statements import CoreStatements, Statements
-from service.store.tables import INTERMEDIATE, TRIALS, spec_json
+from service.store.tables import INTERMEDIATE, TRIALS, lease_ran_out, spec_json
 
 Epochs = Sequence[tuple[int, Metrics]]
 
@@ -92,8 +92,7 @@ _EXTEND_LEASE = (
     .values(lease_expires_at=bindparam("expires_at"))
     .returning(TRIALS.c.stop_reason)
 )
-_EXPIRED_SEARCHES = select(TRIALS.c.search_id).where(
-    TRIALS.c.status == TrialStatus.RUNNING, TRIALS.c.lease_expires_at < bindparam("now"))
+_EXPIRED_SEARCHES = select(TRIALS.c.search_id).where(lease_ran_out())
 
 
 @cache

@@ -97,8 +97,10 @@ def copied(trial: TrialRecord) -> TrialRecord:
     return TrialRecord(*trial_values(trial))
 
 
-def lease_ran_out(search_id: ColumnElement[int]) -> ColumnElement[bool]:
-    """A running trial of the search whose lease ran out before `now` (a parameter): the
-    rule of domain.lifecycle.transitions.lease_expired, in SQL, for the expiry index."""
-    return and_(TRIALS.c.search_id == search_id, TRIALS.c.status == TrialStatus.RUNNING,
+def lease_ran_out(search_id: ColumnElement[int] | int | None = None) -> ColumnElement[bool]:
+    """A running trial (of the search, if given) whose lease ran out before `now` (a
+    parameter): the rule of domain.lifecycle.transitions.lease_expired, in SQL, for the
+    expiry index."""
+    rule = and_(TRIALS.c.status == TrialStatus.RUNNING,
                 TRIALS.c.lease_expires_at < bindparam("now"))
+    return rule if search_id is None else and_(TRIALS.c.search_id == search_id, rule)
