@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     Discriminator,
     Field,
+    StrictBool,
     Tag,
     ValidationInfo,
     WrapValidator,
@@ -40,6 +41,7 @@ from domain.spec_keys import check_combinations, check_fixed, check_parameter
 from domain.training import KEYS
 
 __all__ = [
+    "AshaStoppingSpec",
     "BuiltinDatasetSpec",
     "Budget",
     "ChoiceParam",
@@ -48,6 +50,7 @@ __all__ = [
     "EarlyStoppingSpec",
     "FloatParam",
     "GridSamplerSpec",
+    "HyperbandStoppingSpec",
     "IntParam",
     "MedianStoppingSpec",
     "NoEarlyStoppingSpec",
@@ -58,6 +61,7 @@ __all__ = [
     "SearchSpec",
     "SobolSamplerSpec",
     "SplitSpec",
+    "TPESamplerSpec",
     "UploadedDatasetSpec",
     "parse_spec",
 ]
@@ -260,6 +264,18 @@ class CoarseToFineSamplerSpec(SpecModel):
     shrink: Number = Field(default=0.5, gt=0, lt=1)
 
 
+class TPESamplerSpec(SpecModel):
+    """Tree-structured Parzen estimator in the unit cube (service.search.tpe): quasi-random
+    (Sobol') startup, then the candidate maximizing l(x) / g(x)."""
+
+    kind: Literal["tpe"]
+    seed: Seed = 0
+    startup_trials: Integer = Field(default=10, ge=1, le=10_000,
+                                    description="trials drawn quasi-randomly before the model")
+    multivariate: StrictBool = Field(default=True, description="one joint density over every "
+                                     "parameter instead of one per parameter")
+
+
 class NoEarlyStoppingSpec(SpecModel):
     """Every trial trains all its epochs."""
 
@@ -274,42 +290,66 @@ class MedianStoppingSpec(SpecModel):
     min_epochs: Integer = Field(default=3, ge=1, le=100_000)
 
 
-def _tagged(default: str, planned: dict[str, str]) -> Any:
-    """Before validator of a `kind` union: fill the default kind, refuse planned ones."""
+class AshaStoppingSpec(SpecModel):
+    """Asynchronous successive halving (service.search.rungs): at each rung
+    `min_epochs * eta**k` below a trial's epochs, only the top 1/eta go on."""
+
+    kind: Literal["asha"]
+    eta: Integer = Field(default=3, ge=2, le=100, description="1/eta of each rung goes on")
+    min_epochs: Integer = Field(default=1, ge=1, le=100_000, description="the first rung's epochs")
+    grace: Integer = Field(default=0, ge=0, le=10_000, description="a rung stops no trial until "
+                           "it holds this many values (as Optuna's bootstrap_count)")
+    resume: StrictBool = Field(default=False, description="pause a trial below its rung's top "
+                               "instead of ending it, and resume it if it rises into the top")
+
+
+class HyperbandStoppingSpec(SpecModel):
+    """Hyperband: brackets of ASHA whose first rungs are `min_epochs * eta**s`, s = 0..s_max;
+    a trial's bracket follows from its number, so that brackets spend about equal epochs."""
+
+    kind: Literal["hyperband"]
+    eta: Integer = Field(default=3, ge=2, le=100, description="1/eta of each rung goes on")
+    min_epochs: Integer = Field(default=1, ge=1, le=100_000,
+                                description="the most aggressive bracket's first rung")
+    grace: Integer = Field(default=0, ge=0, le=10_000, description="a rung stops no trial until "
+                           "it holds this many values")
+    resume: StrictBool = Field(default=False, description="pause instead of stop, as for asha")
+
+
+RungStoppingSpec = AshaStoppingSpec | HyperbandStoppingSpec
+
+
+def _tagged(default: str) -> Any:
+    """Before validator of a `kind` union: fill the default kind."""
 
     def fill(value: Any) -> Any:
         if isinstance(value, dict):
-            kind = value.get("kind", default)
-            if isinstance(kind, str) and kind in planned:
-                raise_rule_errors("kind", [RuleError(("kind",), planned[kind], kind)])
-            return {**value, "kind": kind}
+            return {**value, "kind": value.get("kind", default)}
         return value
 
     return BeforeValidator(fill)
 
 
-SAMPLER_KINDS = ("random", "grid", "sobol", "coarse_to_fine")
-EARLY_STOPPING_KINDS = ("none", "median")
+SAMPLER_KINDS = ("random", "grid", "sobol", "coarse_to_fine", "tpe")
+EARLY_STOPPING_KINDS = ("none", "median", "asha", "hyperband")
 
 SamplerSpec = Annotated[
     Annotated[
-        RandomSamplerSpec | GridSamplerSpec | SobolSamplerSpec | CoarseToFineSamplerSpec,
+        RandomSamplerSpec | GridSamplerSpec | SobolSamplerSpec | CoarseToFineSamplerSpec
+        | TPESamplerSpec,
         Field(discriminator="kind"),
     ],
     WrapValidator(without_union_tag(SAMPLER_KINDS)),
-    _tagged("random", {
-        "tpe": "sampler kind tpe is planned but not implemented yet; use random, grid, sobol "
-        "or coarse_to_fine",
-    }),
+    _tagged("random"),
 ]
 
 EarlyStoppingSpec = Annotated[
-    Annotated[NoEarlyStoppingSpec | MedianStoppingSpec, Field(discriminator="kind")],
+    Annotated[
+        NoEarlyStoppingSpec | MedianStoppingSpec | AshaStoppingSpec | HyperbandStoppingSpec,
+        Field(discriminator="kind"),
+    ],
     WrapValidator(without_union_tag(EARLY_STOPPING_KINDS)),
-    _tagged("none", {
-        kind: f"early_stopping kind {kind} is planned but not implemented yet; use none or "
-        "median" for kind in ("asha", "hyperband")
-    }),
+    _tagged("none"),
 ]
 
 
@@ -377,17 +417,44 @@ class SearchSpec(SpecModel):
                 ))
         if not errors:
             errors = check_combinations(parameters, fixed)
-        if isinstance(self.early_stopping, MedianStoppingSpec) and (
-            self.objective.metric not in PER_EPOCH_METRICS
-        ):
-            errors.append(RuleError(
-                ("early_stopping", "kind"), "the median rule compares the objective metric "
-                f"epoch by epoch, and {self.objective.metric} is not reported per epoch; use "
-                "one of " + ", ".join(PER_EPOCH_METRICS), self.early_stopping.kind,
-            ))
+        errors += self._early_stopping_errors(parameters, fixed)
         raise_rule_errors("SearchSpec", errors)
         self.fixed, self.parameters = fixed, parameters
         return self
+
+    def _early_stopping_errors(self, parameters: dict[str, ParamSpec], fixed: dict[str, Any]
+                               ) -> list[RuleError]:
+        """The rules between early stopping and the rest: the objective is reported per
+        epoch; a rung rule's first rung lies below the most epochs a trial can train."""
+        rule = self.early_stopping
+        if rule.kind == "none":
+            return []
+        if self.objective.metric not in PER_EPOCH_METRICS:
+            return [RuleError(
+                ("early_stopping", "kind"), f"early stopping ({rule.kind}) compares the "
+                f"objective metric epoch by epoch, and {self.objective.metric} is not reported "
+                "per epoch; use one of " + ", ".join(PER_EPOCH_METRICS), rule.kind,
+            )]
+        if isinstance(rule, AshaStoppingSpec | HyperbandStoppingSpec):
+            most = self.max_epochs(parameters, fixed)
+            if rule.min_epochs >= most:
+                return [RuleError(
+                    ("early_stopping", "min_epochs"), f"min_epochs must be below the most "
+                    f"epochs a trial trains ({most}), or no rung is ever reached; got "
+                    f"{rule.min_epochs}", rule.min_epochs,
+                )]
+        return []
+
+    @staticmethod
+    def max_epochs(parameters: dict[str, ParamSpec], fixed: dict[str, Any]) -> int:
+        """The most epochs a trial of this spec can train: the searched range's top, the
+        fixed value, or the default."""
+        searched = parameters.get("epochs")
+        if isinstance(searched, IntParam):
+            return searched.high
+        if isinstance(searched, ChoiceParam):
+            return max(int(value) for value in searched.values)
+        return int(fixed.get("epochs", KEYS["epochs"].default))
 
     def to_json(self) -> dict[str, Any]:
         """The normalized spec, defaults filled in, JSON-ready."""

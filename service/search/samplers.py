@@ -10,8 +10,8 @@ exhausted, or coarse_to_fine waits for its round to finish.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,13 +31,18 @@ Box = dict[str, tuple[float, float]]
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One trial of the search's history: its sampled params, state and objective value."""
+    """One trial of the search's history: its sampled params, state and objective value.
+
+    `at_rungs` maps the epochs of each rung the trial reached (ASHA and Hyperband) to its
+    value there, so that trials can be compared at equal budget; empty without rungs.
+    """
 
     number: int
     params: dict[str, Any]
     status: TrialStatus
     value: float | None
     round: int | None = None
+    at_rungs: Mapping[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

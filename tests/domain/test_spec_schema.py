@@ -82,12 +82,12 @@ INVALID = {
     "a metric unknown": spec(objective={"metric": "test_accuracy"}),
     "max_trials 0": spec(budget={"max_trials": 0}),
     "max_attempts 101": spec(budget={"max_attempts": 101}),
-    "a planned sampler": spec(sampler={"kind": "tpe"}),
+    "a tpe sampler with no startup": spec(sampler={"kind": "tpe", "startup_trials": 0}),
     "an unknown sampler": spec(sampler={"kind": "bayes"}),
     "a field of another kind": spec(sampler={"kind": "random", "grid_points": 3}),
     "grid_points 1": spec(sampler={"kind": "grid", "grid_points": 1}),
     "shrink 1": spec(sampler={"kind": "coarse_to_fine", "shrink": 1}),
-    "a planned early stopping": spec(early_stopping={"kind": "asha"}),
+    "asha with eta 1": spec(early_stopping={"kind": "asha", "eta": 1}),
     "no parameter": spec(parameters={}),
     "an unknown training key searched": spec(parameters={"lr": {"type": "float", "low": 0.1,
                                                                 "high": 1}}),
@@ -136,8 +136,8 @@ def test_what_the_schema_can_express_it_refuses_as_the_server_does(data):
 
 
 def test_sampler_and_early_stopping_are_unions_tagged_by_kind():
-    for field, kinds in [("sampler", ["coarse_to_fine", "grid", "random", "sobol"]),
-                         ("early_stopping", ["median", "none"])]:
+    for field, kinds in [("sampler", ["coarse_to_fine", "grid", "random", "sobol", "tpe"]),
+                         ("early_stopping", ["asha", "hyperband", "median", "none"])]:
         union = SCHEMA["properties"][field]
         assert union["discriminator"]["propertyName"] == "kind"
         assert sorted(union["discriminator"]["mapping"]) == kinds
