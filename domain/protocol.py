@@ -151,16 +151,22 @@ class AnswerBody(BaseModel):
 
 
 class Action(AnswerBody):
-    """What a worker is told after a heartbeat or a report: continue, or stop and why."""
+    """What a worker is told after a heartbeat or a report: continue, stop and why, or pause
+    (stop, send the trial's checkpoint, and let it be resumed later: ASHA with resume)."""
 
-    action: Literal["continue", "stop"]
+    action: Literal["continue", "stop", "pause"]
     reason: str | None
     lease_expires_at: str | None = None
 
     @property
     def stop(self) -> bool:
-        """True when the worker must stop training the trial."""
-        return self.action == "stop"
+        """True when the worker must stop training the trial (to end it, or to pause it)."""
+        return self.action != "continue"
+
+    @property
+    def pause(self) -> bool:
+        """True when the worker must send the trial's checkpoint rather than complete it."""
+        return self.action == "pause"
 
 
 class BuiltinDatasetRef(AnswerBody):
@@ -186,6 +192,16 @@ class UploadedDatasetRef(AnswerBody):
 DatasetRef = Annotated[BuiltinDatasetRef | UploadedDatasetRef, Field(discriminator="kind")]
 
 
+class ResumeRef(AnswerBody):
+    """The checkpoint a promoted trial resumes from: download it from `url` (with the lease
+    token), check it against `sha256`, and train on from epoch `epoch`."""
+
+    epoch: int
+    sha256: str
+    bytes: int
+    url: str
+
+
 class Assignment(AnswerBody):
     """A claimed trial: what to train, on which data, and the lease that proves ownership."""
 
@@ -200,3 +216,4 @@ class Assignment(AnswerBody):
     lease_token: str
     lease_expires_at: str
     heartbeat_interval: float
+    resume: ResumeRef | None = None

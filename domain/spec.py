@@ -453,7 +453,7 @@ class SearchSpec(SpecModel):
         if isinstance(searched, IntParam):
             return searched.high
         if isinstance(searched, ChoiceParam):
-            return max(int(value) for value in searched.values)
+            return max(value for value in searched.values if isinstance(value, int))
         return int(fixed.get("epochs", KEYS["epochs"].default))
 
     def to_json(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@
 | `CAVIAR_HEARTBEAT_SECONDS` | 10 | the heartbeat interval told to workers |
 | `CAVIAR_MAX_TRIALS` | 10000 | the largest `budget.max_trials` a search may ask for |
 | `CAVIAR_MAX_UPLOAD_BYTES` | 104857600 | the largest dataset upload (100 MiB) |
+| `CAVIAR_MAX_CHECKPOINT_BYTES` | 67108864 | the largest checkpoint of a paused trial (64 MiB) |
 | `CAVIAR_REQUEUE_SECONDS` | 2 | how often the server returns expired leases to pending |
 | `CAVIAR_WORKERS` | 1 | server processes (`caviar serve --workers`) |
 | `CAVIAR_POSTGRES_FAST_PATH` | 1 | 0: the portable store on PostgreSQL, not its fast path |
@@ -63,6 +64,7 @@ class Settings:
     heartbeat_seconds: float = 10.0
     max_trials: int = MAX_TRIALS_LIMIT  # the default the CLI checks specs offline with
     max_upload_bytes: int = 100 * 1024 * 1024
+    max_checkpoint_bytes: int = 64 * 1024 * 1024
     requeue_seconds: float = 2.0
     workers: int = 1
     postgres_fast_path: bool = True
@@ -80,6 +82,9 @@ class Settings:
             "max_trials": _env_number(env, "CAVIAR_MAX_TRIALS", cls.max_trials, int),
             "max_upload_bytes": _env_number(
                 env, "CAVIAR_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int
+            ),
+            "max_checkpoint_bytes": _env_number(
+                env, "CAVIAR_MAX_CHECKPOINT_BYTES", cls.max_checkpoint_bytes, int
             ),
             "requeue_seconds": _env_number(
                 env, "CAVIAR_REQUEUE_SECONDS", cls.requeue_seconds, float

@@ -43,7 +43,12 @@ class SearchRecord:
 
 @dataclass(slots=True, eq=False)
 class TrialRecord:
-    """A trial: its params, state, lease, progress and result. `id` is None until stored."""
+    """A trial: its params, state, lease, progress and result. `id` is None until stored.
+
+    With rungs (ASHA, Hyperband): `bracket` is its Hyperband bracket (0 for ASHA), `rung`
+    the highest rung it reached, `checkpoint_epoch` the epochs its stored checkpoint holds
+    (None: none stored). A re-test names the trial it re-trains in `origin_trial_id`.
+    """
 
     id: int | None
     search_id: int
@@ -61,6 +66,10 @@ class TrialRecord:
     error: str | None
     stop_reason: str | None
     stop_cause: StopCause | None
+    bracket: int | None
+    rung: int | None
+    checkpoint_epoch: int | None
+    origin_trial_id: int | None
     seq: int
     created_at: datetime
     started_at: datetime | None

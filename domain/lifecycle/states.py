@@ -17,6 +17,8 @@ class TrialStatus(StrEnum):
 
     PENDING = "pending"
     RUNNING = "running"
+    PAUSED = "paused"
+    """Stopped at an ASHA rung with its checkpoint stored; it may be resumed later."""
     COMPLETED = "completed"
     FAILED = "failed"
     PRUNED = "pruned"
@@ -33,8 +35,9 @@ TERMINAL: frozenset[TrialStatus] = frozenset({
 })
 """The states a trial ends in: it never leaves them."""
 
-LIVE: frozenset[TrialStatus] = frozenset({TrialStatus.PENDING, TrialStatus.RUNNING})
-"""The states of a trial not yet ended: waiting for a worker, or training."""
+LIVE: frozenset[TrialStatus] = frozenset({TrialStatus.PENDING, TrialStatus.RUNNING,
+                                          TrialStatus.PAUSED})
+"""The states of a trial not yet ended: waiting for a worker, training, or paused."""
 
 
 class SearchStatus(StrEnum):
@@ -58,6 +61,15 @@ class StopCause(StrEnum):
     """Its search was cancelled while it ran."""
     MEDIAN_RULE = "median_rule"
     """The median early-stopping rule judged it worse than the completed trials."""
+    ASHA_RULE = "asha_rule"
+    """ASHA found it below the top 1/eta of a rung."""
+    HYPERBAND_RULE = "hyperband_rule"
+    """Hyperband found it below the top 1/eta of a rung of its bracket."""
+    PAUSE = "asha_pause"
+    """ASHA with resume found it below its rung's top: its worker is to store a checkpoint
+    and let it pause. It is not an end: a trial paused is not stopped."""
+    BUDGET_SPENT = "budget_spent"
+    """It was paused when the search's budget was spent, and can no longer be resumed."""
     WORKER_ERROR = "worker_error"
     """Its worker reported a failure it would not retry (a diverged or crashed run)."""
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"
@@ -87,6 +99,10 @@ _FINAL_STATUS = {
     StopCause.USER: TrialStatus.COMPLETED,
     StopCause.SEARCH_CANCELLED: TrialStatus.CANCELLED,
     StopCause.MEDIAN_RULE: TrialStatus.PRUNED,
+    StopCause.ASHA_RULE: TrialStatus.PRUNED,
+    StopCause.HYPERBAND_RULE: TrialStatus.PRUNED,
+    StopCause.PAUSE: TrialStatus.PRUNED,
+    StopCause.BUDGET_SPENT: TrialStatus.PRUNED,
     StopCause.WORKER_ERROR: TrialStatus.FAILED,
     StopCause.ATTEMPTS_EXHAUSTED: TrialStatus.FAILED,
 }
@@ -94,5 +110,9 @@ _REASONS = {
     StopCause.USER: "stopped by user",
     StopCause.SEARCH_CANCELLED: "search cancelled",
     StopCause.MEDIAN_RULE: "pruned by median rule",
+    StopCause.ASHA_RULE: "pruned by asha",
+    StopCause.HYPERBAND_RULE: "pruned by hyperband",
+    StopCause.PAUSE: "paused by asha: send a checkpoint",
 }
-_RULES = {"median": StopCause.MEDIAN_RULE}
+_RULES = {"median": StopCause.MEDIAN_RULE, "asha": StopCause.ASHA_RULE,
+          "hyperband": StopCause.HYPERBAND_RULE}

@@ -38,7 +38,7 @@ class Event(StrEnum):
     """What happens to a trial; the table says from which states, to which."""
 
     ASSIGN = "assign"
-    """A worker's claim takes the trial."""
+    """A worker's claim takes the trial: a pending one, or a paused one promoted."""
     EXTEND = "extend"
     """A heartbeat extends the lease."""
     REPORT = "report"
@@ -47,12 +47,16 @@ class Event(StrEnum):
     """The trial is asked to stop (a user, an early-stopping rule, a cancel)."""
     RELEASE = "release"
     """The trial is taken from its worker: its lease ran out, or the worker gave it back."""
+    PAUSE = "pause"
+    """Told to pause at a rung, the worker stored the trial's checkpoint."""
+    RETIRE = "retire"
+    """The search's budget is spent and the paused trial can no longer rise: it ends."""
     FINISH = "finish"
     """The worker completes the trial with its final metrics."""
     FAIL = "fail"
     """The worker reports a failure it will not retry."""
     CANCEL = "cancel"
-    """Its search is cancelled before a worker took it."""
+    """Its search is cancelled while the trial waits (pending or paused)."""
 
 
 class SearchEvent(StrEnum):
@@ -64,9 +68,10 @@ class SearchEvent(StrEnum):
     """A user cancels it."""
 
 
-_PENDING, _RUNNING = TrialStatus.PENDING, TrialStatus.RUNNING
+_PENDING, _RUNNING, _PAUSED = TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.PAUSED
 TRIALS: Mapping[tuple[Event, TrialStatus], frozenset[TrialStatus]] = {
     (Event.ASSIGN, _PENDING): frozenset({_RUNNING}),
+    (Event.ASSIGN, _PAUSED): frozenset({_RUNNING}),
     (Event.EXTEND, _RUNNING): frozenset({_RUNNING}),
     (Event.REPORT, _RUNNING): frozenset({_RUNNING}),
     (Event.STOP, _RUNNING): frozenset({_RUNNING}),
@@ -75,7 +80,10 @@ TRIALS: Mapping[tuple[Event, TrialStatus], frozenset[TrialStatus]] = {
     (Event.FINISH, _RUNNING): frozenset({TrialStatus.COMPLETED, TrialStatus.PRUNED,
                                          TrialStatus.CANCELLED}),
     (Event.FAIL, _RUNNING): frozenset({TrialStatus.FAILED}),
+    (Event.PAUSE, _RUNNING): frozenset({_PAUSED}),
+    (Event.RETIRE, _PAUSED): frozenset({TrialStatus.PRUNED}),
     (Event.CANCEL, _PENDING): frozenset({TrialStatus.CANCELLED}),
+    (Event.CANCEL, _PAUSED): frozenset({TrialStatus.CANCELLED}),
 }
 """(event, state before) -> the states it may lead to. A pair not listed is illegal."""
 
@@ -142,14 +150,15 @@ def _move_search(search: SearchRecord, event: SearchEvent, to: SearchStatus,
 
 # --- a trial's life ----------------------------------------------------------------------------
 
-def new_trial(search: SearchRecord, params: dict[str, object], round_: int, now: datetime
-              ) -> TrialRecord:
+def new_trial(search: SearchRecord, params: dict[str, object], round_: int, now: datetime,
+              bracket: int | None = None, origin_trial_id: int | None = None) -> TrialRecord:
     """The search's next trial, pending and counted, not yet stored (its id is None)."""
     trial = TrialRecord(
         id=None, search_id=search.id, number=search.n_trials, params=params, round=round_,
         status=TrialStatus.PENDING, attempt=1, worker_id=None, lease_token=None,
         lease_expires_at=None, value=None, metrics=None, last_epoch=None, error=None,
-        stop_reason=None, stop_cause=None, seq=0, created_at=now, started_at=None,
+        stop_reason=None, stop_cause=None, bracket=bracket, rung=None, checkpoint_epoch=None,
+        origin_trial_id=origin_trial_id, seq=0, created_at=now, started_at=None,
         finished_at=None,
     )
     search.n_trials += 1
@@ -165,7 +174,9 @@ def has_room(search: SearchRecord) -> bool:
 
 def assign(search: SearchRecord, trial: TrialRecord, worker_id: str, now: datetime,
            lease_seconds: float) -> None:
-    """Hand the pending trial to a worker under a new lease."""
+    """Hand the pending trial, or the paused one promoted, to a worker under a new lease."""
+    if trial.status == TrialStatus.PAUSED:
+        trial.stop_reason = None
     trial.worker_id = worker_id
     trial.lease_token = uuid.uuid4().hex
     trial.lease_expires_at = lease_end(now, lease_seconds)
@@ -214,6 +225,38 @@ def stop(search: SearchRecord, trial: TrialRecord, now: datetime) -> None:
     """A user asks the running trial to stop; what it reached is its result."""
     if request_stop(trial, StopCause.USER):
         touch(search, trial, now)
+
+
+def pause(search: SearchRecord, trial: TrialRecord, epoch: int, now: datetime) -> None:
+    """The running trial told to pause (StopCause.PAUSE) has its checkpoint, taken after
+    `epoch` epochs, stored: it pauses, its lease ends, and a claim may resume it later.
+
+    The checkpoint must hold every epoch the trial reported, and no more: a resumed run
+    goes on from the last stored epoch.
+    """
+    allow(trial, Event.PAUSE)
+    if trial.stop_cause != StopCause.PAUSE:
+        raise IllegalTransition(f"trial {trial.id} was not told to pause: it cannot pause")
+    reported_epochs = 0 if trial.last_epoch is None else trial.last_epoch + 1
+    if epoch != reported_epochs:
+        raise Invalid(["body", "epoch"], f"the checkpoint holds {epoch} epochs but trial "
+                      f"{trial.id} reported {reported_epochs}: report every epoch first")
+    trial.checkpoint_epoch = epoch
+    trial.stop_cause = None
+    trial.stop_reason = "paused by asha"
+    trial.worker_id = None
+    trial.lease_token = None
+    trial.lease_expires_at = None
+    _move(search, trial, Event.PAUSE, _PAUSED, now)
+
+
+def retire(search: SearchRecord, trial: TrialRecord, now: datetime) -> None:
+    """End a paused trial that can no longer be resumed (the budget is spent): pruned at the
+    rung where it paused. The caller drops its checkpoint."""
+    allow(trial, Event.RETIRE)
+    trial.stop_cause = StopCause.BUDGET_SPENT
+    _move(search, trial, Event.RETIRE, TrialStatus.PRUNED, now)
+    finish_if_done(search, now)
 
 
 def final_status(search: SearchRecord, trial: TrialRecord) -> TrialStatus:
@@ -320,12 +363,16 @@ def release(search: SearchRecord, trial: TrialRecord, error: str, now: datetime
 
     A trial told to stop, or of a cancelled search, ends as it would have; one on
     its last attempt fails (attempts exhausted); any other goes back to pending
-    with attempt + 1 and its progress cleared: when the new state is pending, the
-    caller deletes the lost attempt's per-epoch rows (the next attempt reports
-    them again).
+    with attempt + 1 and its progress cleared, from the start: when the new state
+    is pending, the caller deletes the lost attempt's per-epoch rows, rung values
+    and checkpoint (the next attempt reports them again). A trial told to pause
+    whose checkpoint never arrived is such a trial.
     """
     allow(trial, Event.RELEASE)
     max_attempts = search.spec.budget.max_attempts
+    if trial.stop_cause == StopCause.PAUSE:
+        trial.stop_cause = None
+        trial.stop_reason = None
     if trial.stop_cause is not None or search.status == SearchStatus.CANCELLED:
         status = final_status(search, trial)
         _move(search, trial, Event.RELEASE, status, now)
@@ -340,6 +387,8 @@ def release(search: SearchRecord, trial: TrialRecord, error: str, now: datetime
         trial.error = error
         trial.value = None
         trial.last_epoch = None
+        trial.rung = None
+        trial.checkpoint_epoch = None
         trial.worker_id = None
         trial.lease_token = None
         trial.lease_expires_at = None
@@ -352,10 +401,12 @@ def release(search: SearchRecord, trial: TrialRecord, error: str, now: datetime
 # --- a search's life ---------------------------------------------------------------------------
 
 def finish_if_done(search: SearchRecord, now: datetime) -> None:
-    """Complete a running search whose budget is spent and that has nothing in flight."""
+    """Complete a running search whose budget is spent and that has nothing in flight or
+    paused."""
     if (search.status == SearchStatus.RUNNING and search.n_trials >= search.max_trials
             and search.counts[TrialStatus.PENDING] == 0
-            and search.counts[TrialStatus.RUNNING] == 0):
+            and search.counts[TrialStatus.RUNNING] == 0
+            and search.counts[TrialStatus.PAUSED] == 0):
         _move_search(search, SearchEvent.FINISH, SearchStatus.COMPLETED, now)
 
 
@@ -366,22 +417,23 @@ def exhaust(search: SearchRecord, now: datetime) -> None:
 
 
 def cancel(search: SearchRecord, live: list[TrialRecord], now: datetime) -> None:
-    """Cancel the search: its pending trials (of `live`, its pending and running ones) are
-    cancelled, its running ones told to stop. A cancelled search stays as it is."""
+    """Cancel the search: its pending and paused trials (of `live`, its trials not ended)
+    are cancelled, its running ones told to stop. A cancelled search stays as it is."""
     if search.status == SearchStatus.CANCELLED:
         return
     if search.status == SearchStatus.COMPLETED:
         raise IllegalTransition(f"search {search.id} is already completed: nothing to cancel")
     _move_search(search, SearchEvent.CANCEL, SearchStatus.CANCELLED, now)
     for trial in live:
-        if trial.status == TrialStatus.PENDING:
+        if trial.status in (TrialStatus.PENDING, TrialStatus.PAUSED):
             cancel_trial(search, trial, now)
         elif request_stop(trial, StopCause.SEARCH_CANCELLED):
             touch(search, trial, now)
 
 
 def cancel_trial(search: SearchRecord, trial: TrialRecord, now: datetime) -> None:
-    """Cancel a pending trial of a cancelled search: no worker will take it."""
+    """Cancel a pending or paused trial of a cancelled search: no worker will take it. The
+    caller drops a paused trial's checkpoint."""
     allow(trial, Event.CANCEL)
     trial.stop_cause = StopCause.SEARCH_CANCELLED
     _move(search, trial, Event.CANCEL, TrialStatus.CANCELLED, now)

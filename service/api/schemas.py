@@ -37,6 +37,10 @@ class TrialOut(BaseModel):
     error: str | None
     stop_reason: str | None
     stop_cause: StopCause | None
+    bracket: int | None
+    rung: int | None
+    checkpoint_epoch: int | None
+    origin_trial_id: int | None
     round: int
     created_at: datetime
     started_at: datetime | None

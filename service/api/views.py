@@ -117,14 +117,19 @@ def assignment_json(claimed: Claimed, uploaded: Any | None, heartbeat_seconds: f
         "lease_token": trial.lease_token,
         "lease_expires_at": iso(trial.lease_expires_at),
         "heartbeat_interval": heartbeat_seconds,
+        "resume": None if claimed.checkpoint is None else {
+            "epoch": claimed.checkpoint.epoch, "sha256": claimed.checkpoint.sha256,
+            "bytes": claimed.checkpoint.bytes,
+            "url": f"/api/v1/trials/{trial.id}/checkpoint",
+        },
     }
 
 
 def action_json(instruction: Instruction) -> dict[str, Any]:
-    """An Action (domain.protocol): continue or stop, with the reason and the lease's new
-    end."""
+    """An Action (domain.protocol): continue, stop or pause, with the reason and the lease's
+    new end."""
     return {
-        "action": "stop" if instruction.stop else "continue",
+        "action": "pause" if instruction.pause else "stop" if instruction.stop else "continue",
         "reason": instruction.reason,
         "lease_expires_at": iso(instruction.lease_expires_at),
     }

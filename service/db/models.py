@@ -66,6 +66,7 @@ class Search(Base):
     n_trials: Mapped[int] = mapped_column(Integer, default=0)
     count_pending: Mapped[int] = mapped_column(Integer, default=0)
     count_running: Mapped[int] = mapped_column(Integer, default=0)
+    count_paused: Mapped[int] = mapped_column(Integer, default=0)
     count_completed: Mapped[int] = mapped_column(Integer, default=0)
     count_failed: Mapped[int] = mapped_column(Integer, default=0)
     count_pruned: Mapped[int] = mapped_column(Integer, default=0)
@@ -104,6 +105,12 @@ class Trial(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     stop_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     stop_cause: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    bracket: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rung: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    checkpoint_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    origin_trial_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("trials.id", ondelete="SET NULL"), nullable=True
+    )
     seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -132,6 +139,50 @@ class Intermediate(Base):
     __table_args__ = (
         UniqueConstraint("trial_id", "epoch", name="uq_intermediate_trial_id_epoch"),
     )
+
+
+class RungEntry(Base):
+    """A trial's objective value at a rung it reached (ASHA, Hyperband), and what the rule
+    made of it: continued at once, stopped, paused, or paused and later resumed."""
+
+    __tablename__ = "rung_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    search_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("searches.id", ondelete="CASCADE")
+    )
+    trial_id: Mapped[int] = mapped_column(Integer, ForeignKey("trials.id", ondelete="CASCADE"))
+    bracket: Mapped[int] = mapped_column(Integer)
+    rung: Mapped[int] = mapped_column(Integer)
+    epochs: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("trial_id", "rung", name="uq_rung_entries_trial_id_rung"),
+        Index("ix_rung_entries_search_id_bracket_rung_value", "search_id", "bracket", "rung",
+              "value"),
+        Index("ix_rung_entries_search_id_outcome_bracket_rung_value", "search_id", "outcome",
+              "bracket", "rung", "value"),
+    )
+
+
+class Checkpoint(Base):
+    """A paused trial's training state (an .npz written by the worker's engine), kept in
+    SQL beside uploaded datasets so that it changes in the same transaction as the trial
+    and every server of a fleet sees it without a shared disk."""
+
+    __tablename__ = "checkpoints"
+
+    trial_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True
+    )
+    epoch: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    data: Mapped[builtins.bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Dataset(Base):

@@ -1,4 +1,5 @@
-"""Early stopping: the median rule, decided when a running trial reports an epoch.
+"""Early stopping: the median rule, decided when a running trial reports an epoch (ASHA and
+Hyperband are service.search.rungs).
 
 The median rule stops a trial whose best value so far is worse than the
 median of the completed trials' values at the same epoch, once enough
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.spec import MedianStoppingSpec, SearchSpec
+from service.search.rungs import RungRule, make_rung_rule
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,9 @@ class MedianRule:
         return min(mine) > median
 
 
-def make_early_stopping(spec: SearchSpec) -> MedianRule | None:
+def make_early_stopping(spec: SearchSpec) -> MedianRule | RungRule | None:
     """The spec's early-stopping rule, or None when every trial runs to the end."""
     rule = spec.early_stopping
     if isinstance(rule, MedianStoppingSpec):
         return MedianRule(rule.min_trials, rule.min_epochs)
-    return None
+    return make_rung_rule(spec)

@@ -16,6 +16,7 @@ from typing import overload
 from domain.space import Space
 from domain.spec import SearchSpec, parse_spec
 from service.search.early_stopping import MedianRule, make_early_stopping
+from service.search.rungs import RungRule
 from service.search.samplers import HistoryEntry, Proposal, Sampler, make_sampler, trial_rng
 
 
@@ -26,7 +27,7 @@ class Plan:
     spec: SearchSpec
     space: Space
     sampler: Sampler
-    early_stopping: MedianRule | None
+    early_stopping: MedianRule | RungRule | None
 
 
 def build_plan(spec: SearchSpec) -> Plan:

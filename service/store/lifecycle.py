@@ -15,6 +15,7 @@ portable one (tests/conftest.py).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, Invalid, NotFound
 from domain.lifecycle.records import Metrics, SearchRecord, TrialRecord
 from domain.lifecycle.states import SearchStatus, StopCause, TrialStatus
 from domain.lifecycle.transitions import (
@@ -40,6 +41,7 @@ from domain.lifecycle.transitions import (
     has_room,
     lease_end,
     new_trial,
+    pause,
     record_epoch,
     reported,
     request_stop,
@@ -48,20 +50,39 @@ from domain.lifecycle.transitions import (
 )
 from service.db.models import utcnow
 from service.db.session import Database
+from service.search.early_stopping import MedianRule
 from service.search.plans import Plan, plan_of, propose
+from service.search.rungs import RungRule
 from service.store.rows import Rows
+from service.store.rungs import (
+    StoredCheckpoint,
+    at_rungs,
+    checkpoint_data,
+    forget_progress,
+    judge,
+    promotable,
+    settle_spent,
+    store_checkpoint,
+    tidy_checkpoints,
+)
 from service.store.statements import CoreStatements, Statements
 from service.store.tables import INTERMEDIATE, TRIALS, lease_ran_out, spec_json
 
 Epochs = Sequence[tuple[int, Metrics]]
 
 
+def _rung_rule(plan: Plan) -> RungRule | None:
+    """The plan's ASHA or Hyperband rule, if it has one."""
+    return plan.early_stopping if isinstance(plan.early_stopping, RungRule) else None
+
+
 @dataclass(frozen=True)
 class Claimed:
-    """A trial handed to a worker, and its search."""
+    """A trial handed to a worker, and its search; a promoted trial's checkpoint to resume."""
 
     trial: TrialRecord
     search: SearchRecord
+    checkpoint: StoredCheckpoint | None = None
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -76,11 +97,19 @@ class Instruction:
 
     reason: str | None
     lease_expires_at: datetime | None
+    pause: bool = False
+    """The trial is to pause at its rung: its worker sends a checkpoint."""
 
     @property
     def stop(self) -> bool:
-        """True once the trial was told to stop (by a user, a rule, or a cancel)."""
+        """True once the trial was told to stop (by a user, a rule, or a cancel) or pause."""
         return self.reason is not None
+
+    @classmethod
+    def of(cls, trial: TrialRecord) -> Instruction:
+        """What the trial's worker is told now."""
+        return cls(trial.stop_reason, trial.lease_expires_at,
+                   trial.stop_cause == StopCause.PAUSE)
 
 
 # A heartbeat's `check_lease` and `extend` as one statement: it changes nothing but the
@@ -90,7 +119,7 @@ _EXTEND_LEASE = (
     .where(TRIALS.c.id == bindparam("trial_id"), TRIALS.c.lease_token == bindparam("token"),
            TRIALS.c.status == TrialStatus.RUNNING)
     .values(lease_expires_at=bindparam("expires_at"))
-    .returning(TRIALS.c.stop_reason)
+    .returning(TRIALS.c.stop_reason, TRIALS.c.stop_cause)
 )
 _EXPIRED_SEARCHES = select(TRIALS.c.search_id).where(lease_ran_out())
 
@@ -175,7 +204,9 @@ class Lifecycle:
             return None
         if lease_expired:
             self._requeue_expired(rows, search, now)
-        trial = self._next_trial(rows, search, now) if has_room(search) else None
+        trial, checkpoint = None, None
+        if has_room(search):
+            trial, checkpoint = self._next_trial(rows, search, now)
         if trial is not None:
             assign(search, trial, worker_id, now, self.lease_seconds)
         rows.update(search)
@@ -184,26 +215,35 @@ class Lifecycle:
         elif trial is not None:
             rows.update(trial)
         rows.flush()
-        return None if trial is None else Claimed(trial, search)
+        return None if trial is None else Claimed(trial, search, checkpoint)
 
     def _next_trial(self, rows: Rows, search: SearchRecord, now: datetime
-                    ) -> TrialRecord | None:
-        """The oldest pending trial, or a newly proposed one; None when there is none for now."""
-        if search.counts[TrialStatus.PENDING]:
-            return rows.oldest_pending(search)
-        if search.n_trials >= search.max_trials:
-            return None
+                    ) -> tuple[TrialRecord | None, StoredCheckpoint | None]:
+        """A paused trial promoted (with its checkpoint), the oldest pending trial, or a newly
+        proposed one; None when there is none for now."""
         plan = plan_of(search.spec_text)
-        proposal = propose(plan, rows.history(search))
+        rule = _rung_rule(plan)
+        if rule is not None:
+            promoted = promotable(rows, search, rule)
+            if promoted is not None:
+                return promoted
+        if search.counts[TrialStatus.PENDING]:
+            return rows.oldest_pending(search), None
+        if search.n_trials >= search.max_trials:
+            settle_spent(rows, search, rule, now)
+            return None, None
+        history = rows.history(search, None if rule is None else lambda: at_rungs(rows, search))
+        proposal = propose(plan, history)
         if proposal is None:
             # The sampler waits for trials in flight (coarse_to_fine between rounds); with
             # none in flight its history can no longer change: it is exhausted.
             if search.counts[TrialStatus.RUNNING] == 0:
                 exhaust(search, now)
-            return None
+            return None, None
         if proposal.box is not None and all(r["round"] != proposal.round for r in search.rounds):
             search.rounds = [*search.rounds, {"round": proposal.round, "box": proposal.box}]
-        return new_trial(search, proposal.params, proposal.round or 0, now)
+        bracket = None if rule is None else rule.bracket_of(search.n_trials)
+        return new_trial(search, proposal.params, proposal.round or 0, now, bracket), None
 
     # --- leases --------------------------------------------------------------------------------
 
@@ -217,7 +257,7 @@ class Lifecycle:
                 _, trial = Rows(sql).read_search_of_trial(trial_id)
                 check_lease(trial, lease_token, Event.EXTEND)
                 raise Conflict(f"trial {trial_id}: its lease changed while being extended")
-            return Instruction(row[0], expires_at)
+            return Instruction(row[0], expires_at, row[1] == StopCause.PAUSE)
 
     def requeue_expired(self) -> int:
         """Take back every trial whose lease ran out, in every search (the server's sweep);
@@ -241,10 +281,23 @@ class Lifecycle:
         are queued; the caller writes the search."""
         expired = rows.expired(search, now)
         for trial in expired:
-            if requeue(search, trial, now) == TrialStatus.PENDING:
-                rows.delete_epochs(trial)
+            previous_best = search.best_trial_id
+            requeue(search, trial, now)
+            self._after_end(rows, search, trial, previous_best, now)
             rows.update(trial)
         return len(expired)
+
+    @staticmethod
+    def _after_end(rows: Rows, search: SearchRecord, trial: TrialRecord,
+                   previous_best: int | None, now: datetime) -> None:
+        """Tidy up after the trial left its worker: a trial to run again loses its progress
+        (epochs, rung values, checkpoint); one that ended keeps its checkpoint only if it is
+        the best; paused trials end once nothing can lift them."""
+        if trial.status == TrialStatus.PENDING:
+            rows.delete_epochs(trial)
+            forget_progress(rows, trial)
+        tidy_checkpoints(rows, search, trial, previous_best)
+        settle_spent(rows, search, _rung_rule(plan_of(search.spec_text)), now)
 
     # --- reports -------------------------------------------------------------------------------
 
@@ -265,6 +318,7 @@ class Lifecycle:
             search, trial = rows.lock_search_of_trial(trial_id)
             check_lease(trial, lease_token, Event.REPORT)
             plan = plan_of(search.spec_text)
+            rule = _rung_rule(plan)
             objective = search.spec.objective
             insert = _insert_epoch(self.db.backend)
             stored = False
@@ -280,24 +334,63 @@ class Lifecycle:
                     continue  # this epoch was reported before: nothing changes
                 stored = True
                 record_epoch(trial, epoch, value, objective.goal)
-                if (trial.stop_cause is None and value is not None
-                        and self._stops_early(rows, plan, search, trial, epoch)):
-                    request_stop(trial, StopCause.of_rule(plan.spec.early_stopping.kind))
+                if trial.stop_cause is not None:
+                    continue
+                if rule is not None:
+                    cause = judge(rows, rule, search, trial, epoch, value, now)
+                else:
+                    cause = self._median_stop(rows, plan, search, trial, epoch, value)
+                if cause is not None:
+                    request_stop(trial, cause)
             if stored:
                 reported(search, trial, now, self.lease_seconds)
                 rows.save(trial, search)
-            return Instruction(trial.stop_reason, trial.lease_expires_at)
+            return Instruction.of(trial)
 
     @staticmethod
-    def _stops_early(rows: Rows, plan: Plan, search: SearchRecord, trial: TrialRecord,
-                     epoch: int) -> bool:
-        """Whether the search's early-stopping rule stops the trial after this epoch, whose
-        row is already written (it counts among the trial's values)."""
-        if plan.early_stopping is None or trial.id is None:
-            return False
-        return plan.early_stopping.should_stop(
-            epoch, rows.epoch_values(trial.id), rows.completed_values_at(search.id, epoch),
-            search.spec.objective.goal)
+    def _median_stop(rows: Rows, plan: Plan, search: SearchRecord, trial: TrialRecord,
+                     epoch: int, value: float | None) -> StopCause | None:
+        """The median rule's cause if it stops the trial after this epoch, whose row is
+        already written (it counts among the trial's values); else None."""
+        rule = plan.early_stopping
+        if not isinstance(rule, MedianRule) or value is None or trial.id is None:
+            return None
+        stops = rule.should_stop(epoch, rows.epoch_values(trial.id),
+                                 rows.completed_values_at(search.id, epoch),
+                                 search.spec.objective.goal)
+        return StopCause.MEDIAN_RULE if stops else None
+
+    # --- pausing and resuming at a rung ----------------------------------------------------------
+
+    def pause(self, trial_id: int, lease_token: str, epoch: int, sha256: str, data: bytes
+              ) -> TrialRecord:
+        """Store the checkpoint of a trial told to pause, after `epoch` epochs, and pause it;
+        Invalid if `sha256` is not the data's."""
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise Invalid(["query", "sha256"], f"the checkpoint's sha256 is {actual}, not "
+                          f"{sha256}: it was damaged on the way; send it again")
+        with self._transaction() as rows:
+            now = utcnow()
+            search, trial = rows.lock_search_of_trial(trial_id)
+            check_lease(trial, lease_token, Event.PAUSE)
+            pause(search, trial, epoch, now)
+            if trial.id is not None:
+                store_checkpoint(rows, trial.id, epoch, sha256, data, now)
+            settle_spent(rows, search, _rung_rule(plan_of(search.spec_text)), now)
+            rows.save(trial, search)
+            return trial
+
+    def checkpoint(self, trial_id: int, lease_token: str) -> tuple[int, str, bytes]:
+        """(epochs, sha256, data) of the checkpoint the trial's worker resumes from."""
+        with self.db.read_connection() as connection:
+            rows = Rows(self._statements(connection))
+            _, trial = rows.read_search_of_trial(trial_id)
+            check_lease(trial, lease_token, Event.REPORT)
+            stored = checkpoint_data(rows, trial_id)
+            if stored is None:
+                raise NotFound(f"trial {trial_id} has no checkpoint")
+            return stored
 
     # --- the end of a trial --------------------------------------------------------------------
 
@@ -309,7 +402,9 @@ class Lifecycle:
             if finished_with(trial, lease_token, metrics):
                 return trial
             check_lease(trial, lease_token, Event.FINISH)
+            previous_best = search.best_trial_id
             finish(search, trial, metrics, now)
+            self._after_end(rows, search, trial, previous_best, now)
             rows.save(trial, search)
             return trial
 
@@ -319,9 +414,9 @@ class Lifecycle:
             now = utcnow()
             search, trial = rows.lock_search_of_trial(trial_id)
             check_lease(trial, lease_token, Event.FAIL)
+            previous_best = search.best_trial_id
             fail(search, trial, error, retry, now)
-            if trial.status == TrialStatus.PENDING:
-                rows.delete_epochs(trial)
+            self._after_end(rows, search, trial, previous_best, now)
             rows.save(trial, search)
             return trial
 
@@ -341,4 +436,6 @@ class Lifecycle:
                 raise NotFound(f"search {search_id} not found")
             live = rows.live(search) if search.status == SearchStatus.RUNNING else []
             cancel(search, live, utcnow())
+            for trial in live:
+                tidy_checkpoints(rows, search, trial, None)
             rows.save(search, *live)

@@ -15,6 +15,7 @@ IMMEDIATE`, service.db.session).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -72,6 +73,7 @@ _OLDEST_PENDING = (
     .order_by(TRIALS.c.number)
     .limit(1)
 )
+_TRIAL = select(*TRIAL_COLUMNS).where(TRIALS.c.id == bindparam("trial_id"))
 _EXPIRED = (select(*TRIAL_COLUMNS).where(lease_ran_out(bindparam("search_id")))
             .order_by(TRIALS.c.number))
 _LIVE = (select(*TRIAL_COLUMNS)
@@ -191,24 +193,35 @@ class Rows:
                                "pending trial(s) but has none")
         return self._trial(row)
 
+    def trial(self, trial_id: int) -> TrialRecord:
+        """A trial of a search this transaction locked; NotFound if absent."""
+        row = self._first(_TRIAL, {"trial_id": trial_id})
+        if row is None:
+            raise NotFound(f"trial {trial_id} not found")
+        return self._trial(row)
+
     def expired(self, search: SearchRecord, now: datetime) -> list[TrialRecord]:
         """The (locked) search's running trials whose lease ran out before now, by number."""
         return [self._trial(row) for row in
                 self._all(_EXPIRED, {"search_id": search.id, "now": now})]
 
     def live(self, search: SearchRecord) -> list[TrialRecord]:
-        """The (locked) search's pending and running trials, by number."""
+        """The (locked) search's trials not ended (pending, running, paused), by number."""
         return [self._trial(row) for row in self._all(_LIVE, {"search_id": search.id})]
 
     def running_search_ids(self) -> list[int]:
         """The ids of the running searches, oldest first."""
         return [row[0] for row in self._all(_RUNNING_SEARCHES, {})]
 
-    def history(self, search: SearchRecord) -> History:
-        """The search's trials as its sampler sees them, loaded only if it looks."""
+    def history(self, search: SearchRecord,
+                at_rungs: Callable[[], Mapping[int, Mapping[int, float]]] | None = None
+                ) -> History:
+        """The search's trials as its sampler sees them, loaded only if it looks; with
+        `at_rungs` (trial number -> {rung epochs: value}), their values at rungs too."""
         def load() -> list[HistoryEntry]:
+            rungs = {} if at_rungs is None else at_rungs()
             return [HistoryEntry(number=number, params=params, status=TrialStatus(status),
-                                 value=value, round=round_)
+                                 value=value, round=round_, at_rungs=rungs.get(number, {}))
                     for number, params, status, value, round_
                     in self._all(_HISTORY, {"search_id": search.id})]
         return History(search.n_trials, load)

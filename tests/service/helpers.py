@@ -78,14 +78,17 @@ def get_search(client: Any, search_id: int) -> dict[str, Any]:
 
 
 def dump_tables(database_url: str) -> dict[str, list[tuple]]:
-    """Every row of every table, ordered by id: to prove a request changed nothing."""
+    """Every row of every table, ordered by its key: to prove a request changed nothing."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            tables = [t for t in inspect(connection).get_table_names() if t != "alembic_version"]
+            inspector = inspect(connection)
+            tables = [t for t in inspector.get_table_names() if t != "alembic_version"]
+            keys = {t: ", ".join(inspector.get_pk_constraint(t)["constrained_columns"])
+                    for t in tables}
             return {
                 table: [tuple(row) for row in connection.execute(
-                    text(f"SELECT * FROM {table} ORDER BY id"))]
+                    text(f"SELECT * FROM {table} ORDER BY {keys[table]}"))]
                 for table in sorted(tables)
             }
     finally:

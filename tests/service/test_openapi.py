@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from typing import Any
@@ -116,6 +117,26 @@ def test_every_route_answers_as_documented(client):
     check("POST", f"{API}/trials/{third['trial_id']}/heartbeat", 200,
           json={"lease_token": third["lease_token"]})  # told to stop: the search is cancelled
     assert call(client, third, "fail", error="boom").status_code == 200
+
+    # A paused trial's checkpoint: uploaded when told to pause, downloaded once promoted.
+    rungs = check("POST", f"{API}/searches", 201, json=make_spec(
+        budget={"max_trials": 4, "max_parallel": 4},
+        early_stopping={"kind": "asha", "eta": 2, "resume": True})).json()["id"]
+    leader, paused, *worse = (claim(client, rungs) for _ in range(4))
+    report(client, leader, 0, 0.5)
+    assert report(client, paused, 0, 0.4)["action"] == "pause"
+    state = b"training state"
+    check("PUT", f"{API}/trials/{paused['trial_id']}/checkpoint", 200, content=state,
+          params={"lease_token": paused["lease_token"], "epoch": 1,
+                  "sha256": hashlib.sha256(state).hexdigest()},
+          headers={"content-type": "application/octet-stream"})
+    for assignment in worse:
+        report(client, assignment, 0, 0.1)
+    promoted = claim(client, rungs)
+    check("GET", f"{API}/trials/{paused['trial_id']}/checkpoint", 200,
+          params={"lease_token": promoted["lease_token"]})
+    check("GET", f"{API}/trials/{paused['trial_id']}/checkpoint", 409,
+          params={"lease_token": paused["lease_token"]})
 
     uploaded = check("POST", f"{API}/datasets", 201,
                      files={"file": ("blobs.npz", npz(), "application/octet-stream")}).json()

@@ -28,10 +28,12 @@ from domain.lifecycle.transitions import (
     finish_if_done,
     lease_expired,
     new_trial,
+    pause,
     record_epoch,
     release,
     request_stop,
     requeue,
+    retire,
     stop,
 )
 from domain.spec import parse_spec
@@ -56,11 +58,19 @@ def trial_in(search: SearchRecord, status: TrialStatus) -> TrialRecord:
     trial.id = search.n_trials
     if status != TrialStatus.PENDING:
         assign(search, trial, "w/1", NOW, 60)
+    if status == TrialStatus.PAUSED:
+        paused(search, trial)
     if status in TERMINAL:
         search.counts[trial.status] -= 1
         search.counts[status] += 1
         trial.status = status
     return trial
+
+
+def paused(search: SearchRecord, trial: TrialRecord) -> None:
+    """Tell the running trial to pause and store its checkpoint after its reported epochs."""
+    request_stop(trial, StopCause.PAUSE)
+    pause(search, trial, 0 if trial.last_epoch is None else trial.last_epoch + 1, NOW)
 
 
 CALLS: dict[Event, Callable[[SearchRecord, TrialRecord], Any]] = {
@@ -72,6 +82,8 @@ CALLS: dict[Event, Callable[[SearchRecord, TrialRecord], Any]] = {
     Event.FINISH: lambda search, trial: finish(search, trial, {"dev_accuracy": 0.5}, NOW),
     Event.FAIL: lambda search, trial: fail(search, trial, "boom", False, NOW),
     Event.CANCEL: lambda search, trial: cancel_trial(search, trial, NOW),
+    Event.PAUSE: paused,
+    Event.RETIRE: lambda search, trial: retire(search, trial, NOW),
 }
 
 
@@ -240,3 +252,48 @@ def test_a_completed_search_cannot_be_cancelled():
     finish(search, trial_in(search, TrialStatus.RUNNING), {"dev_accuracy": 0.5}, NOW)
     with pytest.raises(IllegalTransition, match="already completed: nothing to cancel"):
         cancel(search, [], NOW)
+
+
+# --- pausing at a rung (promotion-based ASHA) ---------------------------------------------------
+
+def test_a_trial_pauses_only_when_told_and_with_every_reported_epoch():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    record_epoch(trial, 0, 0.4, "maximize")
+    record_epoch(trial, 1, 0.5, "maximize")
+    with pytest.raises(IllegalTransition, match="was not told to pause"):
+        pause(search, trial, 2, NOW)
+    request_stop(trial, StopCause.PAUSE)
+    with pytest.raises(Invalid, match="holds 1 epochs but trial 1 reported 2"):
+        pause(search, trial, 1, NOW)
+    pause(search, trial, 2, NOW)
+    assert trial.status == TrialStatus.PAUSED and trial.checkpoint_epoch == 2
+    assert trial.lease_token is None and trial.stop_cause is None and trial.value == 0.5
+    assign(search, trial, "w/2", NOW, 60)  # promoted
+    assert trial.status == TrialStatus.RUNNING and trial.stop_reason is None
+    assert trial.checkpoint_epoch == 2 and trial.last_epoch == 1
+
+
+def test_a_trial_told_to_pause_whose_checkpoint_never_came_starts_again():
+    search = search_record(max_attempts=3)
+    trial = trial_in(search, TrialStatus.RUNNING)
+    record_epoch(trial, 0, 0.4, "maximize")
+    trial.rung = 0
+    request_stop(trial, StopCause.PAUSE)
+    assert release(search, trial, "lease expired", NOW) == TrialStatus.PENDING
+    assert trial.stop_cause is None and trial.stop_reason is None and trial.attempt == 2
+    assert trial.last_epoch is None and trial.value is None and trial.rung is None
+
+
+def test_paused_trials_keep_the_search_open_until_retired_or_cancelled():
+    search = search_record(max_trials=1)
+    trial = trial_in(search, TrialStatus.PAUSED)
+    finish_if_done(search, NOW)
+    assert search.status == SearchStatus.RUNNING
+    retire(search, trial, NOW)
+    assert trial.status == TrialStatus.PRUNED and trial.stop_cause == StopCause.BUDGET_SPENT
+    assert search.status == SearchStatus.COMPLETED and search.best_trial_id is None
+    other = search_record(max_trials=1)
+    waiting = trial_in(other, TrialStatus.PAUSED)
+    cancel(other, [waiting], NOW)
+    assert waiting.status == TrialStatus.CANCELLED and other.status == SearchStatus.CANCELLED

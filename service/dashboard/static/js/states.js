@@ -5,6 +5,7 @@
 export const TRIAL = Object.freeze({
   PENDING: "pending",
   RUNNING: "running",
+  PAUSED: "paused",
   COMPLETED: "completed",
   FAILED: "failed",
   PRUNED: "pruned",
