@@ -14,6 +14,7 @@ parsed into them (one that does not fit raises `UnexpectedAnswer`).
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -154,8 +155,8 @@ class CaviarClient:
     # The transport: one request with the retry policy.
 
     def request(self, method: str, path: str, *, json: Any = None, params: Any = None,
-                files: Any = None, data: Any = None, idempotent: bool = True,
-                retry: RetryPolicy | None = None) -> httpx.Response:
+                files: Any = None, data: Any = None, content: bytes | None = None,
+                idempotent: bool = True, retry: RetryPolicy | None = None) -> httpx.Response:
         """Send one request; retry connection errors and 5xx; raise on 4xx.
 
         A non-idempotent request (creating a search, uploading) is retried only when
@@ -165,7 +166,7 @@ class CaviarClient:
         tries = 0
         while True:
             response, problem, retryable = self._try_once(method, path, json, params, files,
-                                                          data, idempotent)
+                                                          data, content, idempotent)
             if response is not None:
                 return response
             tries += 1
@@ -176,11 +177,12 @@ class CaviarClient:
             self._sleep(policy.delay(tries - 1, self._rng))
 
     def _try_once(self, method: str, path: str, json: Any, params: Any, files: Any, data: Any,
-                  idempotent: bool) -> tuple[httpx.Response | None, str, bool]:
+                  content: bytes | None, idempotent: bool
+                  ) -> tuple[httpx.Response | None, str, bool]:
         """(the final response, or None with what went wrong and whether to retry)."""
         try:
             response = self._http.request(method, path, json=json, params=params,
-                                          files=files, data=data)
+                                          files=files, data=data, content=content)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
             return None, f"cannot connect ({error})", True
         except httpx.TransportError as error:
@@ -254,6 +256,25 @@ class CaviarClient:
         """Report a failed trial; `retry_trial` gives it back to be run again at once."""
         fields = {"lease_token": lease_token, "error": error, "retry": retry_trial}
         return _object(self._post(f"/trials/{trial_id}/fail", FailRequest, fields, retry))
+
+    def upload_checkpoint(self, trial_id: int, lease_token: str, epoch: int, data: bytes
+                          ) -> dict[str, Any]:
+        """Store the checkpoint of a trial told to pause (its state after `epoch` epochs);
+        the answer is the paused Trial."""
+        params = {"lease_token": lease_token, "epoch": epoch,
+                  "sha256": hashlib.sha256(data).hexdigest()}
+        return _object(self.request("PUT", f"{API}/trials/{trial_id}/checkpoint", params=params,
+                                    content=data))
+
+    def download_checkpoint(self, url: str, lease_token: str, sha256: str) -> bytes:
+        """A promoted trial's checkpoint, checked against its SHA-256; UnexpectedAnswer if
+        the bytes are not the ones announced."""
+        data = self.request("GET", url, params={"lease_token": lease_token}).content
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise UnexpectedAnswer(f"GET {url}: the checkpoint's SHA-256 is {actual}, not the "
+                                   f"{sha256} announced")
+        return data
 
     def download(self, url: str) -> tuple[bytes, str | None]:
         """An uploaded dataset's bytes and the server's `X-Caviar-SHA256` header."""

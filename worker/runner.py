@@ -8,6 +8,10 @@
 - A finished result is retried until the server accepts it or answers that the
   lease is gone (409), so a server restart does not lose it.
 - A diverged or crashing run is reported with `fail` and the reason; the loop goes on.
+- A trial told to pause (ASHA with resume) sends its checkpoint instead of completing;
+  a promoted trial comes with the checkpoint it resumes from, downloaded and checked
+  before training goes on. A checkpoint that cannot be used gives the trial back, to
+  start again from its first epoch.
 - `request_shutdown()` (from SIGTERM/SIGINT) stops claiming and gives the running
   trial back at once, so the server requeues it without waiting for its lease.
 - The runner measures where its time goes: training, or everything else of a
@@ -29,6 +33,7 @@ from domain.training import ConfigError, TrainingConfig
 from worker.cache import DataCache
 from worker.client import ApiError, CaviarClient, LeaseLost, ServerUnavailable, UnexpectedAnswer
 from worker.datasets import DatasetError, Split
+from worker.nn.checkpoint import Checkpoint, CheckpointError
 from worker.nn.train import TrainResult, TrainStatus, train
 from worker.session import TrialSession
 
@@ -165,8 +170,17 @@ class Runner:
         try:
             config = TrainingConfig.from_dict(a.params)
             data = self.cache.split(a.dataset, a.split)
+            resume = self._resume_from(a)
         except (ConfigError, DatasetError) as error:
             self._fail(a, f"{type(error).__name__}: {error}")
+            self.times.overhead += time.monotonic() - claimed_at
+            return
+        except CheckpointError as error:
+            self.log.warning("trial %d: its checkpoint cannot be used (%s); giving it back to "
+                             "start again", a.trial_id, error)
+            reason = f"checkpoint unusable: {error}"
+            self._deliver(a, lambda: self.client.fail(a.trial_id, a.lease_token, reason,
+                                                      retry_trial=True))
             self.times.overhead += time.monotonic() - claimed_at
             return
         except ServerUnavailable as error:
@@ -174,12 +188,24 @@ class Runner:
             self.times.overhead += time.monotonic() - claimed_at
             return
         data_seconds = time.monotonic() - loading
-        training = self._train_and_finish(a, config, data)
+        training = self._train_and_finish(a, config, data, resume)
         self.times.data += data_seconds
         self.times.training += training
         self.times.overhead += time.monotonic() - claimed_at - data_seconds - training
 
-    def _train_and_finish(self, a: Assignment, config: TrainingConfig, data: Split) -> float:
+    def _resume_from(self, a: Assignment) -> Checkpoint | None:
+        """The checkpoint a promoted trial goes on from (None for a trial from its start);
+        CheckpointError if it cannot be used."""
+        if a.resume is None:
+            return None
+        try:
+            data = self.client.download_checkpoint(a.resume.url, a.lease_token, a.resume.sha256)
+        except UnexpectedAnswer as error:
+            raise CheckpointError(str(error)) from None
+        return Checkpoint.from_bytes(data)
+
+    def _train_and_finish(self, a: Assignment, config: TrainingConfig, data: Split,
+                          resume: Checkpoint | None) -> float:
         """Train the trial and settle it with the server; return the seconds spent training."""
         session = TrialSession(self.client, a, self.log, self.shutting_down, self.options.verbose)
         session.start()
@@ -188,7 +214,7 @@ class Runner:
         crash: Exception | None = None
         try:
             result = train(config, data.X_train, data.y_train, data.X_dev, data.y_dev,
-                           on_epoch=session.on_epoch, on_batch=session.on_batch)
+                           on_epoch=session.on_epoch, on_batch=session.on_batch, resume=resume)
         except Exception as error:  # a crashing run is reported, and the worker goes on
             crash = error
         training = time.monotonic() - began
@@ -208,6 +234,8 @@ class Runner:
         elif result is not None and result.status == TrainStatus.DIVERGED:
             reason = result.error or f"diverged (epoch {session.last_epoch})"
             session.settle(lambda: self._fail(a, reason))
+        elif result is not None and session.pause and result.status == TrainStatus.STOPPED:
+            session.settle(lambda: self._pause(a, result))
         elif result is not None:
             session.settle(lambda: self._complete(a, result, session))
         self._settling = session
@@ -230,6 +258,20 @@ class Runner:
         self.log.info("trial %d finished%s: %s %.4f after %d epochs in %.1f s -> %s",
                       a.trial_id, how, metric, metrics.get(metric, float("nan")),
                       result.epochs, result.seconds, trial.get("status", "?"))
+
+    def _pause(self, a: Assignment, result: TrainResult) -> None:
+        """Send the checkpoint of a trial told to pause; if the server refuses it (too
+        large), the trial fails with the reason."""
+        data = result.checkpoint().to_bytes()
+        try:
+            trial = self._deliver(a, lambda: self.client.upload_checkpoint(
+                a.trial_id, a.lease_token, result.epochs, data))
+        except ApiError as error:
+            self._fail(a, f"checkpoint refused: {error}")
+            return
+        if trial is not None:
+            self.log.info("trial %d paused after %d epochs (checkpoint of %d bytes)",
+                          a.trial_id, result.epochs, len(data))
 
     def _fail(self, a: Assignment, reason: str) -> None:
         self.log.warning("trial %d failed: %s", a.trial_id, reason)

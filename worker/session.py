@@ -6,9 +6,10 @@ one batched report whenever it is free (so a slow server gets fewer, larger
 requests), heartbeats when nothing extended the lease for `heartbeat_interval`
 seconds, and gives the trial back at once (`fail` with retry) when the worker is
 shutting down. The engine's `on_epoch` callback returns False as soon as the
-server said stop, the lease was lost (409), or the trial was given back: at most
-one round trip and one epoch after the server decided. When training ends, the
-trial's outcome (complete or fail) is handed to `settle`: the thread sends it
+server said stop (or pause: ASHA with resume), the lease was lost (409), or the
+trial was given back: at most one round trip and one epoch after the server
+decided. When training ends, the trial's outcome (complete, fail, or the
+checkpoint of a trial told to pause) is handed to `settle`: the thread sends it
 after the last reports while the worker goes on to its next trial.
 
 The thread needs the GIL while the engine trains, and would not get it by
@@ -65,6 +66,7 @@ class TrialSession:
         self._last_contact = time.monotonic()
         self._yield_at = self._last_contact + YIELD_EVERY
         self.stop_reason: str | None = None
+        self.pause = False
         self.lost = False
         self.given_back = False
         self.last_report: EpochReport | None = None
@@ -193,6 +195,7 @@ class TrialSession:
         self._last_contact = time.monotonic()
         if action.stop and self.stop_reason is None:
             self.stop_reason = action.reason or "stopped by the server"
+            self.pause = action.pause
         return True
 
     def _give_back(self) -> None:

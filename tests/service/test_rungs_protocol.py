@@ -63,9 +63,9 @@ def test_a_paused_trial_is_promoted_with_its_checkpoint_once_it_rises(client):
     assert call(client, b, "report", epoch=1, metrics={"dev_accuracy": 0.5}).status_code == 409
     assert report(client, c, 0, 0.1)["action"] == "pause"  # 2 of 3 beat it
     assert report(client, d, 0, 0.1)["action"] == "pause"  # 4 values: the top 2 go on
-    for worse in (c, d):  # they give up instead of pausing: pruned where they stood
-        assert call(client, worse, "complete",
-                    metrics={"dev_accuracy": 0.1}).json()["status"] == TrialStatus.PRUNED
+    for worse in (c, d):  # their checkpoints are refused (say): they fail instead
+        assert call(client, worse, "fail", error="checkpoint refused").json()["status"] == (
+            TrialStatus.FAILED)
     promoted = claim(client, sid, worker_id="w/2")
     assert promoted["trial_id"] == b["trial_id"] and promoted["lease_token"] != b["lease_token"]
     assert promoted["resume"] == {
