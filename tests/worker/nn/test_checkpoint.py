@@ -144,6 +144,14 @@ def test_a_diverged_run_has_no_checkpoint():
         result.checkpoint()
 
 
+def test_a_resumed_run_that_diverges_at_once_counts_the_epochs_before_the_resume():
+    checkpoint = _train(_config(), stop_after=3)[0].checkpoint()
+    blown_up = dataclasses.replace(checkpoint, params=checkpoint.params * np.float32(1e30))
+    result, reports = _train(_config(), resume=blown_up)
+    assert result.status == TrainStatus.DIVERGED and not reports
+    assert result.epochs == 3 and result.error.startswith("diverged at epoch 3 ")
+
+
 def _npz(**entries) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **entries)
