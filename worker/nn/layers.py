@@ -12,7 +12,8 @@ each layer views into one flat gradient vector.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -111,6 +112,15 @@ class BatchNorm:
         self._ones: FloatArray | None = None
         self._out: FloatArray | None = None
 
+    def state(self) -> tuple[FloatArray, FloatArray]:
+        """Copies of running_mean and running_var, the layer's state besides its parameters."""
+        return self.running_mean.copy(), self.running_var.copy()
+
+    def load_state(self, running_mean: FloatArray, running_var: FloatArray) -> None:
+        """Copy running_mean and running_var (of this layer's shape) into the layer."""
+        self.running_mean[...] = running_mean
+        self.running_var[...] = running_var
+
     def _column_sums(self, x: FloatArray) -> FloatArray:
         """Sum over the batch, as a matrix-vector product (several times faster than sum)."""
         self._ones = _buffer(self._ones, (x.shape[0],), x.dtype)
@@ -190,7 +200,8 @@ class ActivationLayer:
 class Dropout:
     """Inverted dropout: keeps each unit with probability keep_prob and divides by it.
 
-    Only while training; at evaluation it is the identity.
+    Only while training; at evaluation it is the identity. The masks are drawn from
+    `rng`, which the network's dropout layers share.
     """
 
     def __init__(self, keep_prob: float, rng: np.random.Generator) -> None:
@@ -202,6 +213,14 @@ class Dropout:
         self.grads: dict[str, FloatArray] = {}
         self._mask: FloatArray | None = None
         self._out: FloatArray | None = None
+
+    def state(self) -> dict[str, Any]:
+        """The state of the generator the masks are drawn from (its bit_generator.state)."""
+        return dict(self.rng.bit_generator.state)
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Set the generator to state (as state() gave it): the next masks follow from it."""
+        self.rng.bit_generator.state = state
 
     def forward(self, a: FloatArray, training: bool) -> FloatArray:
         """a * mask / keep_prob while training (a new buffer: a stays intact), else a."""

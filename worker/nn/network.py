@@ -101,7 +101,7 @@ class Network:
         dropouts = [layer for layer in self.layers if isinstance(layer, Dropout)]
         norms = [layer for layer in self.layers if isinstance(layer, BatchNorm)]
         keep = [layer.keep_prob for layer in dropouts]
-        running = [(layer.running_mean.copy(), layer.running_var.copy()) for layer in norms]
+        running = [layer.state() for layer in norms]
         for dropout in dropouts:
             dropout.keep_prob = 1.0
         try:
@@ -110,8 +110,7 @@ class Network:
             for dropout, keep_prob in zip(dropouts, keep, strict=True):
                 dropout.keep_prob = keep_prob
             for norm, (mean, var) in zip(norms, running, strict=True):
-                norm.running_mean[...] = mean
-                norm.running_var[...] = var
+                norm.load_state(mean, var)
 
     def forward(self, X: FloatArray, training: bool) -> FloatArray:
         """The logits of a batch X (rows are examples)."""

@@ -8,6 +8,11 @@ be smaller), calling `on_batch` after each step, then evaluates on dev and
 calls `on_epoch` with an EpochReport; an `on_epoch` that returns False stops
 training. A non-finite cost ends training as DIVERGED. Training
 runs in float32; the same config and seed give the same result.
+
+A run that did not diverge gives a Checkpoint of its state after its last
+completed epoch (`TrainResult.checkpoint()`), and `train(..., resume=checkpoint)`
+goes on from it: epochs count on from the checkpoint's, and the run equals one
+that was never paused, bit for bit (METHODS.md section 4).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -25,6 +30,7 @@ import numpy.typing as npt
 from domain.training import TrainingConfig
 from worker.nn import optimizers, schedules
 from worker.nn.arrays import Float32Array, FloatArray, LabelArray, NumberArray
+from worker.nn.checkpoint import Checkpoint, CheckpointError, TrainingState, fingerprint
 from worker.nn.network import Architecture, Network
 
 DTYPE = np.float32
@@ -111,7 +117,8 @@ class TrainStatus(StrEnum):
 @dataclass
 class TrainResult:
     """How training ended and the final metrics; epochs is the number of epochs run to
-    their end."""
+    their end, counting those before a resume. `training_state` is the run's live state,
+    from which checkpoint() copies."""
 
     status: TrainStatus
     dev_accuracy: float
@@ -122,6 +129,16 @@ class TrainResult:
     samples_per_second: float
     error: str | None
     model: Model
+    training_state: TrainingState = field(repr=False)
+
+    def checkpoint(self) -> Checkpoint:
+        """The run's state after its last completed epoch, to resume from.
+
+        A DIVERGED run has none: CheckpointError.
+        """
+        if self.status == TrainStatus.DIVERGED:
+            raise CheckpointError(f"checkpoint: a diverged run has none ({self.error})")
+        return self.training_state.checkpoint(self.epochs)
 
     def metrics(self) -> dict[str, float | None]:
         """JSON-ready final metrics (non-finite numbers become None)."""
@@ -181,6 +198,7 @@ def train(
     y_dev: npt.ArrayLike,
     on_epoch: Callable[[EpochReport], bool | None] | None = None,
     on_batch: Callable[[], None] | None = None,
+    resume: Checkpoint | None = None,
 ) -> TrainResult:
     """Train config on (X_train, y_train), evaluating on (X_dev, y_dev) after every epoch.
 
@@ -188,6 +206,10 @@ def train(
     `on_batch` is called after every optimizer step, with no arguments: a generic
     per-step hook for the caller's own work between steps (progress, or letting the
     caller's other threads run); it must not change the arrays being trained.
+    `resume` goes on from a checkpoint (TrainResult.checkpoint()) of a run of the same
+    config, but for epochs, and the same training data: the first epoch run is
+    resume.epoch. CheckpointError, before training, when the checkpoint is of another
+    network or data, or config.epochs leaves no epoch after it.
     """
     X_train, y_train = np.asarray(X_train), np.asarray(y_train)
     X_dev, y_dev = np.asarray(X_dev), np.asarray(y_dev)
@@ -204,20 +226,29 @@ def train(
 
     init_seed, shuffle_seed = np.random.SeedSequence(config.seed).spawn(2)
     network = build_network(config, X_train.shape[1], n_classes, np.random.default_rng(init_seed))
-    mu, sigma = standardization(X_train)
-    model = Model(network, mu, sigma)
-    X = model.standardize(X_train)
     optimizer = optimizers.create(
         config.optimizer, config.learning_rate, config.beta1, config.beta2, config.epsilon
     )
     shuffle_rng = np.random.default_rng(shuffle_seed)
+    state = TrainingState(network, optimizer, shuffle_rng,
+                          fingerprint(network, config.optimizer, len(X_train)))
+    first_epoch = 0
+    if resume is not None:
+        if resume.epoch >= config.epochs:
+            raise CheckpointError(f"checkpoint: at epoch {resume.epoch}, but epochs is "
+                                  f"{config.epochs}: no epoch is left to run")
+        state.restore(resume)
+        first_epoch = resume.epoch
+    mu, sigma = standardization(X_train)
+    model = Model(network, mu, sigma)
+    X = model.standardize(X_train)
 
     status, error = TrainStatus.FINISHED, None
-    epochs_done, train_seconds, samples = 0, 0.0, 0
+    epochs_done, train_seconds, samples = first_epoch, 0.0, 0
     dev_loss, dev_accuracy = math.nan, 0.0
     started = time.perf_counter()
     with np.errstate(all="ignore"):
-        for epoch in range(config.epochs):
+        for epoch in range(first_epoch, config.epochs):
             epoch_start = time.perf_counter()
             optimizer.learning_rate = schedules.learning_rate(
                 config.lr_decay, config.learning_rate, epoch,
@@ -250,6 +281,7 @@ def train(
         samples_per_second=samples / train_seconds if train_seconds > 0 else 0.0,
         error=error,
         model=model,
+        training_state=state,
     )
 
 

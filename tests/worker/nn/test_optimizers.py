@@ -108,3 +108,32 @@ def test_create_passes_the_settings(name):
         assert optimizer.beta == 0.8
     if name in ("rmsprop", "adam"):
         assert (optimizer.beta2, optimizer.epsilon) == (0.9, 1e-6)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam"])
+def test_a_loaded_state_goes_on_exactly(name):
+    rng = np.random.default_rng(0)
+    gradients = [rng.standard_normal(5) for _ in range(6)]
+    straight, W = optimizers.create(name, 0.1), np.ones(5)
+    for g in gradients:
+        straight.step([W], [g])
+    first, W_paused = optimizers.create(name, 0.1), np.ones(5)
+    for g in gradients[:3]:
+        first.step([W_paused], [g])
+    state = first.state()
+    first.step([W_paused.copy()], [gradients[3]])  # the state taken is a copy
+    second = optimizers.create(name, 0.1)
+    second.load_state(state)
+    for g in gradients[3:]:
+        second.step([W_paused], [g])
+    assert second.t == straight.t == 6
+    np.testing.assert_array_equal(W_paused, W)
+
+
+def test_a_state_of_another_rule_is_refused():
+    momentum = optimizers.Momentum(0.1)
+    momentum.step([np.ones(2)], [np.ones(2)])
+    with pytest.raises(ValueError, match=r"Adam at t=1 keeps v and s; the state holds v$"):
+        optimizers.Adam(0.1).load_state(momentum.state())
+    with pytest.raises(ValueError, match=r"SGD at t=1 keeps no arrays; the state holds v$"):
+        optimizers.SGD(0.1).load_state(momentum.state())
