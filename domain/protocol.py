@@ -217,3 +217,6 @@ class Assignment(AnswerBody):
     lease_expires_at: str
     heartbeat_interval: float
     resume: ResumeRef | None = None
+    decide_at: list[int] = Field(default_factory=list)
+    """Epoch counts after which the server decides whether the trial goes on (ASHA rungs):
+    the worker waits for its report's answer there instead of training on."""

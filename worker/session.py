@@ -67,6 +67,9 @@ class TrialSession:
         self._yield_at = self._last_contact + YIELD_EVERY
         self.stop_reason: str | None = None
         self.pause = False
+        self._decide_at = frozenset(assignment.decide_at)
+        self._answered = threading.Condition()
+        self._answered_through = -1  # the last epoch whose report the server answered
         self.lost = False
         self.given_back = False
         self.last_report: EpochReport | None = None
@@ -93,7 +96,8 @@ class TrialSession:
             self._yield_at = now + YIELD_EVERY
 
     def on_epoch(self, report: EpochReport) -> bool:
-        """The engine's callback: queue the report (never blocks), say whether to go on."""
+        """The engine's callback: queue the report, say whether to go on. It blocks only at
+        the epochs where the server decides (`decide_at`: ASHA rungs), until the verdict."""
         self.last_report = report
         if self.verbose:
             self.log.info("trial %d epoch %d: dev_accuracy %.4f dev_loss %.4f train_loss %.4f",
@@ -101,7 +105,22 @@ class TrialSession:
                           report.dev_loss, report.train_loss)
         if not (self.lost or self.given_back):
             self._reports.put(report)
+            if report.epoch + 1 in self._decide_at:
+                self._await_answer(report.epoch)
         return not (self.ended or self._shutting_down())
+
+    def _await_answer(self, epoch: int) -> None:
+        """Wait until the report of `epoch` is answered, or the trial is gone."""
+        with self._answered:
+            while (self._answered_through < epoch and not self.ended
+                   and not self._shutting_down()):
+                self._answered.wait(self._tick)
+
+    def _answered_until(self, epoch: int) -> None:
+        """The reports up to `epoch` were answered (or dropped): wake a waiting on_epoch."""
+        with self._answered:
+            self._answered_through = max(self._answered_through, epoch)
+            self._answered.notify_all()
 
     def close(self, give_back: bool = False) -> None:
         """Send what is queued (unless the trial is gone), stop the thread; give it back if asked.
@@ -153,6 +172,7 @@ class TrialSession:
                     continue
             batch.extend(self._queued(MAX_BATCH - len(batch)))
             if self._call(partial(self._report, batch)):
+                self._answered_until(batch[-1].epoch)
                 batch = []
             elif self._closing.is_set() and self._shutting_down():
                 return

@@ -117,6 +117,7 @@ def assignment_json(claimed: Claimed, uploaded: Any | None, heartbeat_seconds: f
         "lease_token": trial.lease_token,
         "lease_expires_at": iso(trial.lease_expires_at),
         "heartbeat_interval": heartbeat_seconds,
+        "decide_at": claimed.decide_at,
         "resume": None if claimed.checkpoint is None else {
             "epoch": claimed.checkpoint.epoch, "sha256": claimed.checkpoint.sha256,
             "bytes": claimed.checkpoint.bytes,

@@ -52,7 +52,7 @@ from service.db.models import utcnow
 from service.db.session import Database
 from service.search.early_stopping import MedianRule
 from service.search.plans import Plan, plan_of, propose
-from service.search.rungs import RungRule
+from service.search.rungs import RungRule, trial_epochs
 from service.store.rows import Rows
 from service.store.rungs import (
     StoredCheckpoint,
@@ -88,6 +88,17 @@ class Claimed:
     def spec(self) -> dict[str, Any]:
         """The search's stored spec as JSON (shared: do not change it)."""
         return spec_json(self.search.spec_text)
+
+    @property
+    def decide_at(self) -> list[int]:
+        """The epoch counts after which the server decides whether the trial goes on (its
+        rungs, for ASHA and Hyperband): its worker waits for the verdict there."""
+        rule = _rung_rule(plan_of(self.search.spec_text))
+        if rule is None:
+            return []
+        epochs = trial_epochs(self.search.spec, self.trial.params)
+        done = 0 if self.checkpoint is None else self.checkpoint.epoch
+        return [rung for rung in rule.rungs(self.trial.bracket or 0, epochs) if rung > done]
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def test_answers_are_parsed_into_the_protocols_models():
 
 
 def test_an_answer_that_is_not_the_protocols_is_unexpected():
-    script = Script(httpx.Response(200, json={"action": "pause", "reason": None}),
+    script = Script(httpx.Response(200, json={"action": "halt", "reason": None}),
                     httpx.Response(200, json={**ASSIGNMENT, "dataset": {"kind": "s3"}}))
     client = script.client()
     with pytest.raises(UnexpectedAnswer, match=r"POST /api/v1/trials/17/heartbeat: not an "

@@ -66,11 +66,12 @@ def test_a_crash_is_reported_with_its_type_message_and_epoch_and_the_loop_goes_o
     real_train = runner_module.train
     calls = []
 
-    def crashing_train(config, X_train, y_train, X_dev, y_dev, on_epoch=None, on_batch=None):
+    def crashing_train(config, X_train, y_train, X_dev, y_dev, on_epoch=None, on_batch=None,
+                       resume=None):
         calls.append(1)
         if len(calls) > 1:
             return real_train(config, X_train, y_train, X_dev, y_dev, on_epoch=on_epoch,
-                              on_batch=on_batch)
+                              on_batch=on_batch, resume=resume)
         for epoch in range(2):
             on_epoch(EpochReport(epoch, 0.5, 0.5, 0.5, 0.01, 0.01))
         raise ValueError("boom")
