@@ -6,7 +6,14 @@ example space: 5 parameters; coarse_to_fine with rounds of 10) and histories of
 0, 1,000 and 10,000 finished trials, prints the best-of-rounds CPU time of one
 proposal and its ratio to a random proposal measured in the same run.
 
-    .venv/bin/python -P benchmarks/sampling.py [--rounds 5] [--repeat 20]
+Then TPE's cost (its budget: under 50 ms at 10,000 finished trials) on mixed
+spaces of 3 and 8 parameters (floats on log and reverse_log scales, ints,
+choices), multivariate and per parameter, at 100, 1,000 and 10,000 finished
+trials, each against a random proposal in the same space. TPE fits g(x) to at
+most `service.search.tpe.MAX_BAD` trials; `--tpe-max-bad 0` lifts the cap, to
+see what it saves.
+
+    .venv/bin/python -P benchmarks/sampling.py [--rounds 5] [--repeat 20] [--tpe-max-bad N]
 
 (-P keeps benchmarks/ off sys.path, where benchmarks/service.py would hide the
 `service` package.)
@@ -15,11 +22,14 @@ proposal and its ratio to a random proposal measured in the same run.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 
+from domain.lifecycle.states import TrialStatus
 from domain.space import Space
 from domain.spec import parse_spec
+from service.search import tpe
 from service.search.samplers import HistoryEntry, Sampler, make_sampler, trial_rng
 
 SPEC = {
@@ -36,8 +46,19 @@ SPEC = {
     "fixed": {"optimizer": "adam", "batch_norm": True, "epochs": 20},
 }
 SAMPLERS = [{"kind": "random"}, {"kind": "grid"}, {"kind": "sobol"},
-            {"kind": "coarse_to_fine", "round_size": 10}]
+            {"kind": "coarse_to_fine", "round_size": 10}, {"kind": "tpe"}]
 HISTORIES = (0, 1_000, 10_000)
+MIXED = {  # the first 3 are the 3-parameter space, all 8 the 8-parameter one
+    "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
+    "num_layers": {"type": "int", "low": 2, "high": 4},
+    "batch_size": {"type": "choice", "values": [64, 128, 256, 512]},
+    "beta1": {"type": "float", "low": 0.9, "high": 0.999, "scale": "reverse_log"},
+    "beta2": {"type": "float", "low": 0.99, "high": 0.9999, "scale": "reverse_log"},
+    "hidden_units": {"type": "int", "low": 16, "high": 512, "scale": "log"},
+    "activation": {"type": "choice", "values": ["relu", "tanh", "sigmoid"]},
+    "l2": {"type": "float", "low": 1e-6, "high": 1e-1, "scale": "log"},
+}
+TPE_HISTORIES = (100, 1_000, 10_000)
 
 
 def best_cpu_seconds(action: Callable[[], object], rounds: int, repeat: int) -> float:
@@ -54,7 +75,7 @@ def best_cpu_seconds(action: Callable[[], object], rounds: int, repeat: int) -> 
 def history_of(space: Space, n: int, round_size: int) -> list[HistoryEntry]:
     """n finished trials with random params and values, in rounds of round_size."""
     return [HistoryEntry(i, space.from_unit(trial_rng(99, i).random(len(space.dims))),
-                        "completed", float(trial_rng(98, i).random()), i // round_size)
+                        TrialStatus.COMPLETED, float(trial_rng(98, i).random()), i // round_size)
             for i in range(n)]
 
 
@@ -69,6 +90,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--tpe-max-bad", type=int, default=tpe.MAX_BAD,
+                        help="the most trials TPE fits g(x) to; 0: all of them")
     args = parser.parse_args()
 
     parse = best_cpu_seconds(lambda: parse_spec(SPEC), args.rounds, args.repeat)
@@ -90,6 +113,31 @@ def main() -> None:
         cells = "".join(f"{results[kind, n] * 1e3:12.3f} ({results[kind, n] / reference:5.1f}x)"
                         for n in HISTORIES)
         print(f"{kind:<15}{cells}")
+    tpe_table(args.rounds, args.repeat, args.tpe_max_bad)
+
+
+def tpe_table(rounds: int, repeat: int, max_bad: int) -> None:
+    """TPE's proposal on the mixed spaces, and its ratio to random's in the same space."""
+    tpe.MAX_BAD = max_bad or sys.maxsize
+    cap = f"g fitted to at most {max_bad} trials" if max_bad else "no cap"
+    print(f"\nTPE ({cap}), one proposal, CPU ms (ratio to random in the same space and history)")
+    print(f"{'space':<32}" + "".join(f"{f'history {n}':>22}" for n in TPE_HISTORIES))
+    for size in (3, 8):
+        parameters = dict(list(MIXED.items())[:size])
+        space = Space.from_spec(parse_spec({**SPEC, "parameters": parameters}).parameters)
+        histories = {n: history_of(space, n, 10) for n in TPE_HISTORIES}
+        rows = {}
+        for label, sampler_spec in [("random", {"kind": "random"}),
+                                    ("tpe", {"kind": "tpe"}),
+                                    ("tpe per parameter", {"kind": "tpe", "multivariate": False})]:
+            sampler = make_sampler(parse_spec({**SPEC, "parameters": parameters,
+                                               "sampler": sampler_spec}))
+            rows[label] = [best_cpu_seconds(proposal(sampler, space, histories[n], 0),
+                                            rounds, repeat) for n in TPE_HISTORIES]
+        for label, times in rows.items():
+            cells = "".join(f"{t * 1e3:13.3f} ({t / r:5.0f}x)"
+                            for t, r in zip(times, rows["random"], strict=True))
+            print(f"{f'{size} parameters, {label}':<32}{cells}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from domain.spec import (
     RandomSamplerSpec,
     SearchSpec,
     SobolSamplerSpec,
+    TPESamplerSpec,
 )
 
 Box = dict[str, tuple[float, float]]
@@ -211,4 +212,9 @@ def make_sampler(spec: SearchSpec) -> Sampler:
         return CoarseToFineSampler(
             sampler.round_size, sampler.top_fraction, sampler.shrink, spec.objective.goal
         )
+    if isinstance(sampler, TPESamplerSpec):
+        from service.search.tpe import TPESampler  # tpe imports this module
+
+        return TPESampler(sampler.seed, sampler.startup_trials, sampler.multivariate,
+                          spec.objective.goal)
     raise ValueError(f"sampler kind {sampler.kind!r} has no implementation")
