@@ -166,6 +166,9 @@ class Runner:
         self.times.trials += 1
         self.log.info("trial %d (search %d #%d, attempt %d) claimed", a.trial_id, a.search_id,
                       a.number, a.attempt)
+        if a.resume is not None:
+            self.log.info("trial %d resumes from its checkpoint after %d epochs", a.trial_id,
+                          a.resume.epoch)
         loading = time.monotonic()
         try:
             config = TrainingConfig.from_dict(a.params)

@@ -61,6 +61,7 @@ from service.store.rungs import (
     forget_progress,
     judge,
     promotable,
+    promote,
     settle_spent,
     store_checkpoint,
     tidy_checkpoints,
@@ -235,9 +236,10 @@ class Lifecycle:
         plan = plan_of(search.spec_text)
         rule = _rung_rule(plan)
         if rule is not None:
-            promoted = promotable(rows, search, rule)
-            if promoted is not None:
-                return promoted
+            promotion = promotable(rows, search, rule)
+            if promotion is not None:
+                promote(rows, promotion)
+                return promotion.trial, promotion.checkpoint
         if search.counts[TrialStatus.PENDING]:
             return rows.oldest_pending(search), None
         if search.n_trials >= search.max_trials:

@@ -69,10 +69,18 @@ def judge(rows: Rows, rule: RungRule, search: SearchRecord, trial: TrialRecord, 
     return StopCause.PAUSE if rule.resume else rule.cause
 
 
-def promotable(rows: Rows, search: SearchRecord, rule: RungRule
-               ) -> tuple[TrialRecord, StoredCheckpoint] | None:
-    """A paused trial the rule keeps now that more values share its rung, highest rung first,
-    marked resumed; with its checkpoint. None if there is none."""
+@dataclass(frozen=True)
+class Promotion:
+    """A paused trial the rule now keeps at its rung, and the checkpoint it resumes from."""
+
+    trial: TrialRecord
+    rung: int
+    checkpoint: StoredCheckpoint
+
+
+def promotable(rows: Rows, search: SearchRecord, rule: RungRule) -> Promotion | None:
+    """A paused trial the rule keeps now that more values share its rung, highest rung first;
+    None if there is none. Reads only: `promote` records the promotion."""
     if not search.counts[TrialStatus.PAUSED]:
         return None
     places = sorted(((epochs, bracket, rung) for bracket in range(rule.brackets)
@@ -85,13 +93,16 @@ def promotable(rows: Rows, search: SearchRecord, rule: RungRule
         trial_id, value = best
         if not rule.keeps(*rank(rows, search, bracket, rung, value)):
             continue
-        trial = rows.trial(trial_id)
         stored = checkpoint_info(rows, trial_id)
         if stored is None:
             raise RuntimeError(f"trial {trial_id} is paused without a checkpoint")
-        set_outcome(rows, trial, rung, Outcome.RESUMED)
-        return trial, stored
+        return Promotion(rows.trial(trial_id), rung, stored)
     return None
+
+
+def promote(rows: Rows, promotion: Promotion) -> None:
+    """Queue the mark of the promoted trial's entry at its rung: resumed."""
+    set_outcome(rows, promotion.trial, promotion.rung, Outcome.RESUMED)
 
 
 def settle_spent(rows: Rows, search: SearchRecord, rule: RungRule | None, now: datetime

@@ -142,3 +142,27 @@ def test_rung_values_feed_the_search_to_its_end(client, kind):
     assert final["status"] == SearchStatus.COMPLETED
     assert final["counts"][TrialStatus.PRUNED] > 0
     assert brackets == ({0} if kind == "asha" else {0, 1, 2})
+
+
+def test_the_budgets_last_pause_leaves_a_risen_trial_to_be_resumed(client):
+    """The last trial pauses with the budget spent; a paused trial it lifted into its rung's
+    top is resumed by the next claim, not ended with the rest."""
+    search = create_search(client, early_stopping={"kind": "asha", "eta": 3, "resume": True},
+                           budget={"max_trials": 6, "max_parallel": 1},
+                           fixed={"optimizer": "adam", "epochs": 9})
+    sid = search["id"]
+    first = claim(client, sid)
+    for epoch in range(9):
+        report(client, first, epoch, 0.9)
+    call(client, first, "complete", metrics={"dev_accuracy": 0.9})
+    paused = []
+    for value in (0.85, 0.5, 0.5, 0.5, 0.5):
+        assignment = claim(client, sid)
+        assert assignment["resume"] is None and assignment["decide_at"] == [1, 3]
+        assert report(client, assignment, 0, value)["action"] == "pause"
+        assert upload(client, assignment, 1, b"state").status_code == 200
+        paused.append(assignment)
+    promoted = claim(client, sid)  # six values at rung 0: the top 2 are 0.9 and 0.85
+    assert promoted["trial_id"] == paused[0]["trial_id"] and promoted["resume"]["epoch"] == 1
+    assert promoted["decide_at"] == [3]
+    assert get_search(client, sid)["counts"][TrialStatus.PAUSED] == 4
