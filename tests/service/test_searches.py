@@ -11,8 +11,8 @@ def test_create_returns_the_normalized_search(client):
     assert search["spec"]["budget"] == {"max_trials": 4, "max_parallel": 2, "max_attempts": 2}
     assert search["spec"]["split"] == {"dev": 0.15, "test": 0.15, "seed": 0}
     assert search["spec"]["dataset"] == {"name": "digits", "options": {}}
-    assert search["counts"] == {s: 0 for s in ("pending", "running", "completed", "failed",
-                                                "pruned", "cancelled")}
+    assert search["counts"] == {s: 0 for s in ("pending", "running", "paused", "completed",
+                                               "failed", "pruned", "cancelled")}
     assert search["n_trials"] == 0 and search["max_trials"] == 4
     assert search["best_trial"] is None and search["cursor"] == 0 and search["rounds"] == []
     assert search["created_at"].endswith("Z") and search["finished_at"] is None
@@ -86,8 +86,8 @@ def test_the_search_counts_match_its_trials(client):
     trials = client.get(f"{API}/searches/{search['id']}/trials").json()["items"]
     actual = {status: sum(t["status"] == status for t in trials) for status in stored["counts"]}
     assert stored["counts"] == actual
-    assert actual == {"pending": 0, "running": 2, "completed": 1, "failed": 1, "pruned": 0,
-                      "cancelled": 1}
+    assert actual == {"pending": 0, "running": 2, "paused": 0, "completed": 1, "failed": 1,
+                      "pruned": 0, "cancelled": 1}
 
 
 def test_an_uploaded_dataset_must_exist(client):
