@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api import checkpoints, datasets, searches, system, trials, worker
+from service.api import checkpoints, datasets, retests, searches, system, trials, worker
 from service.api.dispatch import WorkerDispatch
 from service.api.errors import install_error_handlers
 from service.dashboard import mount_dashboard
@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     app.state.settings = settings
     app.state.metrics = counters
     install_error_handlers(app)
-    for module in (searches, trials, worker, checkpoints, datasets, system):
+    for module in (searches, retests, trials, worker, checkpoints, datasets, system):
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=counters)
     if fast_worker_routes:

@@ -299,6 +299,15 @@ class CaviarClient:
     def cancel_search(self, search_id: int) -> dict[str, Any]:
         return self._json("POST", f"/searches/{search_id}/cancel")
 
+    def retest(self, search_id: int, top: int, seeds: int) -> dict[str, Any]:
+        """Re-test the search's best `top` trials with `seeds` new seeds each (not idempotent:
+        each call adds trials)."""
+        return self._json("POST", f"/searches/{search_id}/retest",
+                          json={"top": top, "seeds": seeds}, idempotent=False)
+
+    def leaderboard(self, search_id: int, limit: int = 20) -> dict[str, Any]:
+        return self._json("GET", f"/searches/{search_id}/leaderboard", params={"limit": limit})
+
     def list_trials(self, search_id: int, status: str | None = None, limit: int = 10_000,
                     offset: int = 0, order: str = "number") -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit, "offset": offset, "order": order}

@@ -80,6 +80,23 @@ def leaderboard(search: Mapping[str, Any], trials: Iterable[Mapping[str, Any]],
     return table(["rank", "trial", metric, "epochs", *names], rows)
 
 
+def mean_leaderboard(search: Mapping[str, Any], board: Mapping[str, Any]) -> str:
+    """The server's leaderboard of a search with re-tests (`GET .../leaderboard`): rank, trial
+    number, runs, the objective's mean ± sample std over the runs, params."""
+    metric, _ = goal_of(search)
+    entries = board.get("items") or []
+    if not entries:
+        return "no completed trials yet"
+    names = sorted({key for entry in entries for key in entry.get("params", {})})
+    rows = []
+    for rank, entry in enumerate(entries, start=1):
+        spread = "" if entry.get("std") is None else f" ± {format_value(entry['std'])}"
+        rows.append([rank, entry["number"], entry["runs"],
+                     f"{format_value(entry['mean'])}{spread}",
+                     *(entry.get("params", {}).get(name) for name in names)])
+    return table(["rank", "trial", "runs", f"{metric} mean ± std", *names], rows)
+
+
 def params_text(params: Mapping[str, Any]) -> str:
     """`key=value` pairs in one line."""
     return ", ".join(f"{key}={format_value(value)}" for key, value in sorted(params.items()))

@@ -9,6 +9,7 @@ from caviar.commands._leaderboard import (
     format_value,
     goal_of,
     leaderboard,
+    mean_leaderboard,
     params_text,
     searches_table,
 )
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "status", help="list searches, or show one search's counts and leaderboard",
         description="Without SEARCH: the searches, newest first. With SEARCH: its status, "
-        "counts by trial state, best trial and leaderboard.",
+        "counts by trial state, best trial and leaderboard (once it has completed re-tests: "
+        "each setting's runs, ranked by their mean, with the spread).",
     )
     parser.add_argument("search", type=int, nargs="?", metavar="SEARCH", help="a search id")
     add_server_option(parser)
@@ -44,9 +46,12 @@ def run(args: argparse.Namespace) -> int:
             return 0
         search = client.get_search(args.search)
         trials = client.list_trials(args.search, status=TrialStatus.COMPLETED)["items"]
+        retested = any(trial.get("origin_trial_id") is not None for trial in trials)
+        board = client.leaderboard(args.search, limit=args.top) if retested else None
     print(describe(search))
     print()
-    print(leaderboard(search, trials, top=args.top))
+    print(leaderboard(search, trials, top=args.top) if board is None
+          else mean_leaderboard(search, board))
     return 0
 
 

@@ -23,6 +23,9 @@ Metrics = dict[str, float | None]
 class SearchRecord:
     """A search: its status, parsed spec, trial counts by status, and change cursor.
 
+    `n_retests` counts the trials among its `n_trials` that are re-tests (re-training a
+    completed trial with a new seed): its sampler proposed the other `n_trials - n_retests`.
+
     `spec` is shared between the records of one stored spec: never change it.
     """
 
@@ -32,6 +35,7 @@ class SearchRecord:
     spec_text: str
     max_trials: int
     n_trials: int
+    n_retests: int
     counts: dict[TrialStatus, int]
     last_seq: int
     rounds: list[dict[str, Any]]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -66,6 +66,8 @@ class SearchEvent(StrEnum):
     """Its budget is spent and no trial is in flight."""
     CANCEL = "cancel"
     """A user cancels it."""
+    REOPEN = "reopen"
+    """Re-tests of its trials are added to it after it completed: it runs again."""
 
 
 _PENDING, _RUNNING, _PAUSED = TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.PAUSED
@@ -90,6 +92,7 @@ TRIALS: Mapping[tuple[Event, TrialStatus], frozenset[TrialStatus]] = {
 SEARCHES: Mapping[tuple[SearchEvent, SearchStatus], frozenset[SearchStatus]] = {
     (SearchEvent.FINISH, SearchStatus.RUNNING): frozenset({SearchStatus.COMPLETED}),
     (SearchEvent.CANCEL, SearchStatus.RUNNING): frozenset({SearchStatus.CANCELLED}),
+    (SearchEvent.REOPEN, SearchStatus.COMPLETED): frozenset({SearchStatus.RUNNING}),
 }
 """(event, state before) -> the states it may lead to, for searches."""
 
@@ -144,7 +147,7 @@ def _move_search(search: SearchRecord, event: SearchEvent, to: SearchStatus,
     if to not in SEARCHES.get((event, search.status), frozenset()):
         raise IllegalTransition(f"search {search.id} is {search.status}: cannot {event}")
     search.status = to
-    search.finished_at = now
+    search.finished_at = None if to == SearchStatus.RUNNING else now
     search.updated_at = now
 
 
@@ -429,6 +432,37 @@ def cancel(search: SearchRecord, live: list[TrialRecord], now: datetime) -> None
             cancel_trial(search, trial, now)
         elif request_stop(trial, StopCause.SEARCH_CANCELLED):
             touch(search, trial, now)
+
+
+def reopen(search: SearchRecord, now: datetime) -> None:
+    """Run the completed search again (its budget was raised); IllegalTransition otherwise."""
+    _move_search(search, SearchEvent.REOPEN, SearchStatus.RUNNING, now)
+
+
+def add_retests(search: SearchRecord, runs: Sequence[tuple[TrialRecord, dict[str, object]]],
+                now: datetime) -> list[TrialRecord]:
+    """New pending trials that train completed trials again, one per (origin, params): their
+    number is added to the budget (so the sampler proposes nothing for them), a completed
+    search is reopened, a cancelled one refuses (IllegalTransition). Not yet stored.
+
+    Pending trials are handed out before the sampler proposes, and the search counts them
+    in `n_retests`, which its sampler's history leaves out (service.store.rows).
+    """
+    for origin, _ in runs:
+        if origin.status != TrialStatus.COMPLETED or origin.origin_trial_id is not None:
+            kind = "a re-test" if origin.origin_trial_id is not None else origin.status
+            raise IllegalTransition(f"trial {origin.id} is {kind}: only a completed trial "
+                                    "that is not a re-test can be re-tested")
+    if search.status != SearchStatus.RUNNING:
+        reopen(search, now)
+    search.max_trials += len(runs)
+    search.n_retests += len(runs)
+    trials = []
+    for origin, params in runs:
+        trial = new_trial(search, params, origin.round, now, origin_trial_id=origin.id)
+        touch(search, trial, now)
+        trials.append(trial)
+    return trials
 
 
 def cancel_trial(search: SearchRecord, trial: TrialRecord, now: datetime) -> None:

@@ -1,4 +1,5 @@
-"""Pydantic schemas of the API's answers (the worker protocol's messages are domain.protocol's).
+"""Pydantic schemas of the API's answers, and of the user's request bodies other than the
+spec (the worker protocol's messages are domain.protocol's).
 
 Separate from the SQL models. Answers are built as plain dicts by
 service.api.views (cheap for thousands of trials); the models here say their
@@ -11,9 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StrictInt
 
 from domain.lifecycle.states import SearchStatus, StopCause, TrialStatus
+from domain.protocol import RequestBody
 
 MAX_CURSOR = 2**63 - 1
 
@@ -85,6 +87,41 @@ class SearchOut(BaseModel):
 
 class SearchList(BaseModel):
     items: list[SearchOut]
+    total: int
+
+
+class RetestRequest(RequestBody):
+    """Re-test the search's best `top` completed trials, `seeds` new seeds each."""
+
+    top: StrictInt = Field(ge=1, le=50, description="how many of the best trials")
+    seeds: StrictInt = Field(ge=1, le=50, description="new seeds (re-tests) per trial")
+
+
+class RetestOut(BaseModel):
+    """The search after the re-tests were added, and the new pending trials."""
+
+    search: SearchOut
+    trials: list[TrialOut]
+
+
+class LeaderboardEntry(BaseModel):
+    """A setting's runs: a trial its sampler proposed (`trial_id`, `number`, `params`) and its
+    completed re-tests; `std` is the sample standard deviation, null for one run."""
+
+    trial_id: int
+    number: int
+    params: dict[str, Any]
+    runs: int
+    mean: float
+    std: float | None
+    values: list[float]
+    trial_ids: list[int]
+
+
+class Leaderboard(BaseModel):
+    """The best settings by the mean of their runs, and how many settings there are."""
+
+    items: list[LeaderboardEntry]
     total: int
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from domain.lifecycle.states import TrialStatus
 from service.api.schemas import TRIAL_FIELDS
 from service.store.lifecycle import Claimed, Instruction
+from service.store.retests import Ranked
 from service.store.searches import SearchView
 
 
@@ -69,6 +70,20 @@ def search_json(view: SearchView) -> dict[str, Any]:
         "cursor": search.last_seq,
         "rounds": search.rounds,
     }
+
+
+def leaderboard_json(ranked: Iterable[Ranked], total: int) -> dict[str, Any]:
+    """A Leaderboard: the best settings by the mean of their runs (schemas.Leaderboard)."""
+    return {"items": [{
+        "trial_id": entry.group.trial_id,
+        "number": entry.group.number,
+        "params": entry.params,
+        "runs": entry.group.runs,
+        "mean": entry.group.mean,
+        "std": entry.group.std,
+        "values": list(entry.group.values),
+        "trial_ids": list(entry.group.trial_ids),
+    } for entry in ranked], "total": total}
 
 
 def dataset_json(row: Any) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class Search(Base):
     status: Mapped[str] = mapped_column(String(16))
     max_trials: Mapped[int] = mapped_column(Integer)
     n_trials: Mapped[int] = mapped_column(Integer, default=0)
+    n_retests: Mapped[int] = mapped_column(Integer, default=0)
     count_pending: Mapped[int] = mapped_column(Integer, default=0)
     count_running: Mapped[int] = mapped_column(Integer, default=0)
     count_paused: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,5 +1,5 @@
 """The lifecycle's calls, stored: claim, heartbeat, report, complete, fail; a user's stop, a
-search's cancel, and the sweep of expired leases.
+search's cancel and re-tests, and the sweep of expired leases.
 
 Each call is one write transaction that locks the trial's search first: a
 locked read into records (service.store.rows), the decision by
@@ -53,6 +53,7 @@ from service.db.session import Database
 from service.search.early_stopping import MedianRule
 from service.search.plans import Plan, plan_of, propose
 from service.search.rungs import RungRule, trial_epochs
+from service.store import retests
 from service.store.rows import Rows
 from service.store.rungs import (
     StoredCheckpoint,
@@ -95,7 +96,7 @@ class Claimed:
         """The epoch counts after which the server decides whether the trial goes on (its
         rungs, for ASHA and Hyperband): its worker waits for the verdict there."""
         rule = _rung_rule(plan_of(self.search.spec_text))
-        if rule is None:
+        if rule is None or self.trial.origin_trial_id is not None:  # re-tests are not judged
             return []
         epochs = trial_epochs(self.search.spec, self.trial.params)
         done = 0 if self.checkpoint is None else self.checkpoint.epoch
@@ -255,7 +256,7 @@ class Lifecycle:
             return None, None
         if proposal.box is not None and all(r["round"] != proposal.round for r in search.rounds):
             search.rounds = [*search.rounds, {"round": proposal.round, "box": proposal.box}]
-        bracket = None if rule is None else rule.bracket_of(search.n_trials)
+        bracket = None if rule is None else rule.bracket_of(len(history))
         return new_trial(search, proposal.params, proposal.round or 0, now, bracket), None
 
     # --- leases --------------------------------------------------------------------------------
@@ -347,8 +348,8 @@ class Lifecycle:
                     continue  # this epoch was reported before: nothing changes
                 stored = True
                 record_epoch(trial, epoch, value, objective.goal)
-                if trial.stop_cause is not None:
-                    continue
+                if trial.stop_cause is not None or trial.origin_trial_id is not None:
+                    continue  # told to stop already, or a re-test: it trains all its epochs
                 if rule is not None:
                     cause = judge(rows, rule, search, trial, epoch, value, now)
                 else:
@@ -440,6 +441,13 @@ class Lifecycle:
             stop(search, trial, utcnow())
             rows.save(trial, search)
             return trial
+
+    def retest(self, search_id: int, top: int, seeds: int, max_trials_limit: int
+               ) -> list[TrialRecord]:
+        """Add `seeds` re-tests of each of the search's best `top` completed trials
+        (service.store.retests.add); the new pending trials."""
+        with self._transaction() as rows:
+            return retests.add(rows, search_id, top, seeds, max_trials_limit, utcnow())
 
     def cancel(self, search_id: int) -> None:
         """Cancel the search: pending trials are cancelled, running ones told to stop."""

@@ -84,7 +84,9 @@ _RUNNING_SEARCHES = (select(SEARCHES.c.id).where(SEARCHES.c.status == SearchStat
                      .order_by(SEARCHES.c.id))
 _HISTORY = (select(TRIALS.c.number, TRIALS.c.params, TRIALS.c.status, TRIALS.c.value,
                    TRIALS.c.round)
-            .where(TRIALS.c.search_id == bindparam("search_id")).order_by(TRIALS.c.number))
+            .where(TRIALS.c.search_id == bindparam("search_id"),
+                   TRIALS.c.origin_trial_id.is_(None))
+            .order_by(TRIALS.c.number))
 _EPOCH_VALUES = (select(INTERMEDIATE.c.value)
                  .where(INTERMEDIATE.c.trial_id == bindparam("trial_id"),
                         INTERMEDIATE.c.value.is_not(None))
@@ -93,7 +95,7 @@ _COMPLETED_AT_EPOCH = (
     select(INTERMEDIATE.c.value)
     .join(TRIALS, TRIALS.c.id == INTERMEDIATE.c.trial_id)
     .where(TRIALS.c.search_id == bindparam("search_id"),
-           TRIALS.c.status == TrialStatus.COMPLETED,
+           TRIALS.c.status == TrialStatus.COMPLETED, TRIALS.c.origin_trial_id.is_(None),
            INTERMEDIATE.c.epoch == bindparam("epoch"), INTERMEDIATE.c.value.is_not(None))
 )
 _DELETE_EPOCHS = delete(INTERMEDIATE).where(
@@ -217,21 +219,25 @@ class Rows:
                 at_rungs: Callable[[], Mapping[int, Mapping[int, float]]] | None = None
                 ) -> History:
         """The search's trials as its sampler sees them, loaded only if it looks; with
-        `at_rungs` (trial number -> {rung epochs: value}), their values at rungs too."""
+        `at_rungs` (trial number -> {rung epochs: value}), their values at rungs too.
+
+        Re-tests are left out: the sampler did not propose them, and its next index
+        (`len`, which grid and sobol follow) counts only the trials it did."""
         def load() -> list[HistoryEntry]:
             rungs = {} if at_rungs is None else at_rungs()
             return [HistoryEntry(number=number, params=params, status=TrialStatus(status),
                                  value=value, round=round_, at_rungs=rungs.get(number, {}))
                     for number, params, status, value, round_
                     in self._all(_HISTORY, {"search_id": search.id})]
-        return History(search.n_trials, load)
+        return History(search.n_trials - search.n_retests, load)
 
     def epoch_values(self, trial_id: int) -> list[float]:
         """The trial's objective values so far, by epoch (epochs without one left out)."""
         return [row[0] for row in self._all(_EPOCH_VALUES, {"trial_id": trial_id})]
 
     def completed_values_at(self, search_id: int, epoch: int) -> list[float]:
-        """The objective values of the search's completed trials at the epoch."""
+        """The objective values of the search's completed trials at the epoch, re-tests left
+        out (the median rule's reference: they would count the best settings twice)."""
         return [row[0] for row in self._all(_COMPLETED_AT_EPOCH,
                                             {"search_id": search_id, "epoch": epoch})]
 

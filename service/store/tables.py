@@ -32,7 +32,7 @@ TRIALS: Table = Trial.__table__  # type: ignore[assignment]
 INTERMEDIATE: Table = Intermediate.__table__  # type: ignore[assignment]
 
 _COUNTED = tuple(TrialStatus)
-_SEARCH_SCALARS = ("max_trials", "n_trials", "last_seq", "rounds", "best_trial_id",
+_SEARCH_SCALARS = ("max_trials", "n_trials", "n_retests", "last_seq", "rounds", "best_trial_id",
                    "best_value", "updated_at", "finished_at")
 SEARCH_COLUMNS = (
     SEARCHES.c.id, SEARCHES.c.status, cast(SEARCHES.c.spec, Text).label("spec_text"),
@@ -58,13 +58,13 @@ def search_record(values: Sequence[Any]) -> SearchRecord:
     """The record of a search from the values of SEARCH_COLUMNS."""
     search_id, status, spec_text = values[:3]
     counts = dict(zip(_COUNTED, values[3:_SCALARS_AT], strict=True))
-    (max_trials, n_trials, last_seq, rounds, best_trial_id, best_value, updated_at,
+    (max_trials, n_trials, n_retests, last_seq, rounds, best_trial_id, best_value, updated_at,
      finished_at) = values[_SCALARS_AT:]
     return SearchRecord(
         id=search_id, status=SearchStatus(status), spec=plan_of(spec_text).spec,
-        spec_text=spec_text, max_trials=max_trials, n_trials=n_trials, counts=counts,
-        last_seq=last_seq, rounds=rounds, best_trial_id=best_trial_id, best_value=best_value,
-        updated_at=updated_at, finished_at=finished_at,
+        spec_text=spec_text, max_trials=max_trials, n_trials=n_trials, n_retests=n_retests,
+        counts=counts, last_seq=last_seq, rounds=rounds, best_trial_id=best_trial_id,
+        best_value=best_value, updated_at=updated_at, finished_at=finished_at,
     )
 
 

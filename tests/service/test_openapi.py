@@ -138,6 +138,17 @@ def test_every_route_answers_as_documented(client):
     check("GET", f"{API}/trials/{paused['trial_id']}/checkpoint", 409,
           params={"lease_token": paused["lease_token"]})
 
+    # Re-tests of the best trial, and the leaderboard of means.
+    retested = create_search(client, budget={"max_trials": 1, "max_parallel": 1})["id"]
+    best = claim(client, retested)
+    call(client, best, "complete", metrics={"dev_accuracy": 0.5})
+    check("GET", f"{API}/searches/{retested}/leaderboard", 200)
+    check("POST", f"{API}/searches/{retested}/retest", 201, json={"top": 1, "seeds": 2})
+    check("POST", f"{API}/searches/{retested}/retest", 422, json={"top": 0, "seeds": 2})
+    check("POST", f"{API}/searches/{sid}/retest", 409, json={"top": 1, "seeds": 2})
+    check("POST", f"{API}/searches/999/retest", 404, json={"top": 1, "seeds": 2})
+    check("GET", f"{API}/searches/999/leaderboard", 404)
+
     uploaded = check("POST", f"{API}/datasets", 201,
                      files={"file": ("blobs.npz", npz(), "application/octet-stream")}).json()
     check("GET", f"{API}/datasets", 200)

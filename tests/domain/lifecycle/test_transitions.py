@@ -17,6 +17,8 @@ from domain.lifecycle.transitions import (
     Event,
     IllegalTransition,
     LeaseLost,
+    SearchEvent,
+    add_retests,
     assign,
     cancel,
     cancel_trial,
@@ -31,6 +33,7 @@ from domain.lifecycle.transitions import (
     pause,
     record_epoch,
     release,
+    reopen,
     request_stop,
     requeue,
     retire,
@@ -47,7 +50,7 @@ def search_record(max_attempts: int = 2, max_trials: int = 4) -> SearchRecord:
                                         "max_attempts": max_attempts}))
     return SearchRecord(
         id=1, status=SearchStatus.RUNNING, spec=spec, spec_text="{}", max_trials=max_trials,
-        n_trials=0, counts=dict.fromkeys(TrialStatus, 0), last_seq=0, rounds=[],
+        n_trials=0, n_retests=0, counts=dict.fromkeys(TrialStatus, 0), last_seq=0, rounds=[],
         best_trial_id=None, best_value=None, updated_at=NOW, finished_at=None,
     )
 
@@ -110,7 +113,9 @@ def test_every_event_has_a_call_and_the_terminal_states_have_no_way_out():
     assert set(CALLS) == set(Event)
     assert not any(status in TERMINAL for _, status in TRIALS)
     assert {to for targets in TRIALS.values() for to in targets} == set(TrialStatus)
-    assert {status for _, status in SEARCHES} == {SearchStatus.RUNNING}
+    assert {status for _, status in SEARCHES} == {SearchStatus.RUNNING,
+                                                  SearchStatus.COMPLETED}
+    assert SEARCHES[SearchEvent.REOPEN, SearchStatus.COMPLETED] == {SearchStatus.RUNNING}
 
 
 def test_a_change_moves_the_cursor_and_a_lease_extension_does_not():
@@ -297,3 +302,67 @@ def test_paused_trials_keep_the_search_open_until_retired_or_cancelled():
     waiting = trial_in(other, TrialStatus.PAUSED)
     cancel(other, [waiting], NOW)
     assert waiting.status == TrialStatus.CANCELLED and other.status == SearchStatus.CANCELLED
+
+
+# --- re-tests: a completed search reopened ------------------------------------------------------
+
+def search_in(status: SearchStatus) -> SearchRecord:
+    """A search of one completed trial, in the given state."""
+    search = search_record(max_trials=1)
+    finish(search, trial_in(search, TrialStatus.RUNNING), {"dev_accuracy": 0.5}, NOW)
+    search.status = status
+    return search
+
+
+@pytest.mark.parametrize("status", list(SearchStatus))
+def test_reopen_from_every_search_state_follows_the_table(status: SearchStatus):
+    search = search_in(status)
+    later = NOW + timedelta(minutes=1)
+    allowed = SEARCHES.get((SearchEvent.REOPEN, status))
+    if allowed is None:
+        with pytest.raises(IllegalTransition, match=f"search 1 is {status}: cannot reopen"):
+            reopen(search, later)
+        assert search.status == status and search.updated_at != later
+        return
+    reopen(search, later)
+    assert search.status in allowed and search.status == SearchStatus.RUNNING
+    assert search.finished_at is None and search.updated_at == later
+
+
+def test_re_tests_reopen_a_completed_search_raise_its_budget_and_end_it_again():
+    search = search_record(max_trials=1)
+    origin = trial_in(search, TrialStatus.RUNNING)
+    origin.round = 2
+    finish(search, origin, {"dev_accuracy": 0.5}, NOW)
+    assert search.status == SearchStatus.COMPLETED
+    seq = search.last_seq
+    trials = add_retests(search, [(origin, {"learning_rate": 0.01, "seed": s}) for s in (5, 6)],
+                         NOW)
+    assert search.status == SearchStatus.RUNNING and search.finished_at is None
+    assert (search.max_trials, search.n_trials, search.n_retests) == (3, 3, 2)
+    assert search.counts[TrialStatus.PENDING] == 2
+    assert [t.number for t in trials] == [1, 2] and [t.seq for t in trials] == [seq + 1, seq + 2]
+    assert all(t.origin_trial_id == origin.id and t.round == 2 and t.id is None
+               and t.status == TrialStatus.PENDING for t in trials)
+    assert [t.params["seed"] for t in trials] == [5, 6]
+    for trial in trials:
+        assign(search, trial, "w/1", NOW, 60)
+        finish(search, trial, {"dev_accuracy": 0.4}, NOW)
+    assert search.status == SearchStatus.COMPLETED
+
+
+def test_a_cancelled_search_refuses_re_tests_and_only_completed_originals_are_re_tested():
+    search = search_in(SearchStatus.CANCELLED)
+    done = trial_in(search, TrialStatus.COMPLETED)
+    before = (search.max_trials, search.n_trials, dict(search.counts))
+    with pytest.raises(IllegalTransition, match="search 1 is cancelled: cannot reopen"):
+        add_retests(search, [(done, {"seed": 1})], NOW)
+    assert (search.max_trials, search.n_trials, search.counts) == before
+    running = search_record()
+    for status in (TrialStatus.RUNNING, TrialStatus.PRUNED):
+        with pytest.raises(IllegalTransition, match=f"is {status}: only a completed trial"):
+            add_retests(running, [(trial_in(running, status), {"seed": 1})], NOW)
+    retest = trial_in(running, TrialStatus.COMPLETED)
+    retest.origin_trial_id = 1
+    with pytest.raises(IllegalTransition, match="is a re-test: only a completed trial"):
+        add_retests(running, [(retest, {"seed": 1})], NOW)
