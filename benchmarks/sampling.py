@@ -13,6 +13,12 @@ trials, each against a random proposal in the same space. TPE fits g(x) to at
 most `service.search.tpe.MAX_BAD` trials; `--tpe-max-bad 0` lifts the cap, to
 see what it saves.
 
+Last, a whole claim through the server's store on SQLite (the history read and
+decoded, the proposal, the new trial written) in a search of 10,000 finished
+trials: the first claim of a server process (its history read whole) and the
+next ones (only the trials changed since: service.store.history), TPE against
+random in the same run.
+
     .venv/bin/python -P benchmarks/sampling.py [--rounds 5] [--repeat 20] [--tpe-max-bad N]
 
 (-P keeps benchmarks/ off sys.path, where benchmarks/service.py would hide the
@@ -22,15 +28,24 @@ see what it saves.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+
+from sqlalchemy import insert, update
 
 from domain.lifecycle.states import TrialStatus
 from domain.space import Space
 from domain.spec import parse_spec
+from service.db.migrate import upgrade_to_head
+from service.db.models import Search, Trial, utcnow
+from service.db.session import Database
 from service.search import tpe
 from service.search.samplers import HistoryEntry, Sampler, make_sampler, trial_rng
+from service.store.lifecycle import Lifecycle
+from service.store.searches import create_search
 
 SPEC = {
     "name": "bench",
@@ -114,6 +129,7 @@ def main() -> None:
                         for n in HISTORIES)
         print(f"{kind:<15}{cells}")
     tpe_table(args.rounds, args.repeat, args.tpe_max_bad)
+    claim_table(args.repeat)
 
 
 def tpe_table(rounds: int, repeat: int, max_bad: int) -> None:
@@ -138,6 +154,43 @@ def tpe_table(rounds: int, repeat: int, max_bad: int) -> None:
             cells = "".join(f"{t * 1e3:13.3f} ({t / r:5.0f}x)"
                             for t, r in zip(times, rows["random"], strict=True))
             print(f"{f'{size} parameters, {label}':<32}{cells}")
+
+
+def claim_table(repeat: int, finished: int = 10_000) -> None:
+    """CPU of a claim in a search of `finished` trials through the store, on SQLite."""
+    print(f"\na claim through the store (SQLite, {finished} finished trials), CPU ms")
+    print(f"{'sampler':<10}{'first claim':>14}{'next claims (median)':>24}")
+    for kind in ("random", "tpe"):
+        with tempfile.TemporaryDirectory() as folder:
+            db = Database(f"sqlite:///{folder}/bench.db")
+            upgrade_to_head(db.write_engine)
+            spec = parse_spec({**SPEC, "parameters": MIXED, "sampler": {"kind": kind},
+                               "budget": {"max_trials": finished + repeat + 1,
+                                          "max_parallel": repeat + 1}})
+            search_id = create_search(db, spec).search.id
+            _finished_trials(db, search_id, Space.from_spec(spec.parameters), finished)
+            store = Lifecycle(db, 60)
+            times = []
+            for _ in range(repeat + 1):
+                start = time.process_time()
+                store.claim("bench", search_id)
+                times.append(time.process_time() - start)
+            db.dispose()
+        print(f"{kind:<10}{times[0] * 1e3:14.1f}{statistics.median(times[1:]) * 1e3:24.1f}")
+
+
+def _finished_trials(db: Database, search_id: int, space: Space, n: int) -> None:
+    """n completed trials of the search, written at once, as the server would count them."""
+    now = utcnow()
+    rows = [{"search_id": search_id, "number": entry.number, "params": entry.params,
+             "round": 0, "status": entry.status, "attempt": 1, "value": entry.value,
+             "seq": entry.number + 1, "created_at": now}
+            for entry in history_of(space, n, 10)]
+    searches = Search.__table__
+    with db.write_engine.begin() as connection:
+        connection.execute(insert(Trial.__table__), rows)
+        connection.execute(update(searches).where(searches.c.id == search_id).values(
+            n_trials=n, count_completed=n, last_seq=n))
 
 
 if __name__ == "__main__":

@@ -54,10 +54,10 @@ from service.search.early_stopping import MedianRule
 from service.search.plans import Plan, plan_of, propose
 from service.search.rungs import RungRule, trial_epochs
 from service.store import retests
+from service.store.history import HistoryCache
 from service.store.rows import Rows
 from service.store.rungs import (
     StoredCheckpoint,
-    at_rungs,
     checkpoint_data,
     forget_progress,
     judge,
@@ -154,6 +154,7 @@ class Lifecycle:
     def __init__(self, db: Database, lease_seconds: float) -> None:
         self.db = db
         self.lease_seconds = lease_seconds
+        self._histories = HistoryCache()
 
     def _statements(self, connection: Connection) -> Statements:
         """How statements run on a connection of this database."""
@@ -246,7 +247,7 @@ class Lifecycle:
         if search.n_trials >= search.max_trials:
             settle_spent(rows, search, rule, now)
             return None, None
-        history = rows.history(search, None if rule is None else lambda: at_rungs(rows, search))
+        history = self._histories.history(rows, search, with_rungs=rule is not None)
         proposal = propose(plan, history)
         if proposal is None:
             # The sampler waits for trials in flight (coarse_to_fine between rounds); with

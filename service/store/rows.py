@@ -15,7 +15,6 @@ IMMEDIATE`, service.db.session).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -37,8 +36,6 @@ from sqlalchemy import (
 from domain.errors import NotFound
 from domain.lifecycle.records import SearchRecord, TrialRecord
 from domain.lifecycle.states import LIVE, SearchStatus, TrialStatus
-from service.search.plans import History
-from service.search.samplers import HistoryEntry
 from service.store.statements import Statements, Write
 from service.store.tables import (
     INTERMEDIATE,
@@ -82,11 +79,6 @@ _LIVE = (select(*TRIAL_COLUMNS)
          .order_by(TRIALS.c.number))
 _RUNNING_SEARCHES = (select(SEARCHES.c.id).where(SEARCHES.c.status == SearchStatus.RUNNING)
                      .order_by(SEARCHES.c.id))
-_HISTORY = (select(TRIALS.c.number, TRIALS.c.params, TRIALS.c.status, TRIALS.c.value,
-                   TRIALS.c.round)
-            .where(TRIALS.c.search_id == bindparam("search_id"),
-                   TRIALS.c.origin_trial_id.is_(None))
-            .order_by(TRIALS.c.number))
 _EPOCH_VALUES = (select(INTERMEDIATE.c.value)
                  .where(INTERMEDIATE.c.trial_id == bindparam("trial_id"),
                         INTERMEDIATE.c.value.is_not(None))
@@ -214,22 +206,6 @@ class Rows:
     def running_search_ids(self) -> list[int]:
         """The ids of the running searches, oldest first."""
         return [row[0] for row in self._all(_RUNNING_SEARCHES, {})]
-
-    def history(self, search: SearchRecord,
-                at_rungs: Callable[[], Mapping[int, Mapping[int, float]]] | None = None
-                ) -> History:
-        """The search's trials as its sampler sees them, loaded only if it looks; with
-        `at_rungs` (trial number -> {rung epochs: value}), their values at rungs too.
-
-        Re-tests are left out: the sampler did not propose them, and its next index
-        (`len`, which grid and sobol follow) counts only the trials it did."""
-        def load() -> list[HistoryEntry]:
-            rungs = {} if at_rungs is None else at_rungs()
-            return [HistoryEntry(number=number, params=params, status=TrialStatus(status),
-                                 value=value, round=round_, at_rungs=rungs.get(number, {}))
-                    for number, params, status, value, round_
-                    in self._all(_HISTORY, {"search_id": search.id})]
-        return History(search.n_trials - search.n_retests, load)
 
     def epoch_values(self, trial_id: int) -> list[float]:
         """The trial's objective values so far, by epoch (epochs without one left out)."""

@@ -159,11 +159,6 @@ _DELETE_ENTRIES = delete(RUNG_ENTRIES).where(
     RUNG_ENTRIES.c.trial_id == bindparam("rung_entries_trial_id"))
 _CLEAR_CHECKPOINT_EPOCH = (update(TRIALS).where(TRIALS.c.id == bindparam("trials_cleared_id"))
                            .values(checkpoint_epoch=None))
-_AT_RUNGS = (select(TRIALS.c.number, RUNG_ENTRIES.c.epochs, RUNG_ENTRIES.c.value)
-             .join(TRIALS, TRIALS.c.id == RUNG_ENTRIES.c.trial_id)
-             .where(RUNG_ENTRIES.c.search_id == bindparam("search_id"),
-                    RUNG_ENTRIES.c.value.is_not(None)))
-
 
 @cache
 def _best_paused(goal: str) -> Select[tuple[int, float | None]]:
@@ -199,15 +194,6 @@ def best_paused(rows: Rows, search: SearchRecord, bracket: int, rung: int
     row = rows.sql.first(_best_paused(search.spec.objective.goal),
                          {"search_id": search.id, "bracket": bracket, "rung": rung})
     return None if row is None else (row[0], row[1])
-
-
-def at_rungs(rows: Rows, search: SearchRecord) -> dict[int, dict[int, float]]:
-    """Trial number -> {rung epochs: value} for every value recorded in the search."""
-    rows.flush()
-    found: dict[int, dict[int, float]] = {}
-    for number, epochs, value in rows.sql.all(_AT_RUNGS, {"search_id": search.id}):
-        found.setdefault(number, {})[epochs] = value
-    return found
 
 
 def add_entry(rows: Rows, trial: TrialRecord, rung: int, epochs: int, value: float | None,
