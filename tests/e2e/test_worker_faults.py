@@ -174,7 +174,7 @@ def test_heartbeats_keep_a_trial_whose_epochs_outlast_the_lease(sqlite_db, tmp_p
     """
     lease = {"CAVIAR_LEASE_SECONDS": "2", "CAVIAR_HEARTBEAT_SECONDS": "0.2",
              "CAVIAR_REQUEUE_SECONDS": "0.2"}
-    spec = moons_spec("heartbeat", max_trials=1, epochs=1, n_samples=60000, batch_size=1)
+    spec = moons_spec("heartbeat", max_trials=1, epochs=1, n_samples=120000, batch_size=1)
     with live_server(sqlite_db, tmp_path, env=lease) as server, workers(tmp_path) as fleet, \
             CaviarClient(server.url) as client:
         search = client.create_search(spec)
