@@ -113,9 +113,9 @@ def test_a_tiny_caviar_search_through_the_store_counts_every_epoch() -> None:
 def test_a_search_that_pauses_and_resumes_counts_each_epoch_once() -> None:
     run = eff.run_one("digits-demo", "tpe+asha(resume)", 0, 6)
     assert run.error is None
-    assert run.paused >= 1 and run.trials == 6
-    assert run.completed + run.pruned + run.failed == 6  # paused trials end pruned or completed
-    assert run.epochs <= 6 * 30
+    assert run.paused >= 1 and run.resumed >= 1
+    assert run.trials > 6  # the epochs of 6 full trials pay for more trials cut short
+    assert run.epochs == 6 * 30  # the budget, each epoch counted once
 
 
 def test_an_optuna_hyperband_search_repeats_exactly() -> None:
