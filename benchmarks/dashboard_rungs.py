@@ -138,14 +138,20 @@ def watch_page(browser: Any, base_url: str, search_id: int, seconds: float, rung
     page.wait_for_timeout(seconds * 1000)
     stop.set()
     runner.join()
-    polls = [at for at, _ in page.evaluate(REQUESTS, "trials?since=") if at > start]
+    polls = [(at, took) for at, took in page.evaluate(REQUESTS, "trials?since=") if at > start]
     rungs = [took for at, took in page.evaluate(REQUESTS, f"{search_id}/rungs") if at > start]
     longest = page.evaluate("window.longestTask")
     context.close()
     if errors:
         raise RuntimeError(f"page errors: {errors}")
-    return {"ready": ready, "intervals": [b - a for a, b in pairwise(polls)],
+    return {"ready": ready, "intervals": [b - a for (a, _), (b, _) in pairwise(polls)],
+            "poll_times": [took for _, took in polls],
             "rung_fetches": rungs, "longest_task": longest, "trials": finished[0]}
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    """The value at `share` of an ordered list (nearest rank)."""
+    return ordered[round(share * (len(ordered) - 1))]
 
 
 def main() -> int:
@@ -157,7 +163,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, database(args.database, Path(folder)) as url:
         server = start_server(url, Path(folder), env={
-            "CAVIAR_MAX_TRIALS": str(args.trials + 1000), "CAVIAR_LEASE_SECONDS": "3600"})
+            "CAVIAR_MAX_TRIALS": str(2 * args.trials + 10_000), "CAVIAR_LEASE_SECONDS": "3600"})
         try:
             return run(args, server.url, url)
         finally:
@@ -167,7 +173,8 @@ def main() -> int:
 def run(args: argparse.Namespace, base_url: str, database_url: str) -> int:
     client = httpx.Client(base_url=base_url, timeout=120)
     asha = client.post(f"{API}/searches", json={
-        **SPEC, "name": "rungs", "budget": {"max_trials": args.trials + 1000, "max_parallel": 10},
+        **SPEC, "name": "rungs",
+        "budget": {"max_trials": 2 * args.trials + 10_000, "max_parallel": 10},
         "early_stopping": {"kind": "asha", "eta": 3, "min_epochs": 1},
         "fixed": {"epochs": EPOCHS}}).raise_for_status().json()["id"]
     add_completed_trials(database_url, asha, args.trials, EPOCHS)
@@ -209,14 +216,17 @@ def run(args: argparse.Namespace, base_url: str, database_url: str) -> int:
     print(f"the page while a worker runs trials, {args.runs} runs of {args.seconds:.0f} s "
           "each, interleaved (ms):")
     print(f"  {'':14s} {'ready':>6s} {'poll interval p50 / p90 / max':>30s} "
-          f"{'rung fetches (mean ms)':>23s} {'longest task':>13s} {'trials run':>11s}")
+          f"{'poll request p50 / p90':>23s} {'rung fetches (mean ms)':>23s} "
+          f"{'longest task':>13s} {'trials run':>11s}")
     for name, runs in results.items():
         intervals = sorted(i for r in runs for i in r["intervals"])
+        times = sorted(t for r in runs for t in r["poll_times"])
         fetches = [t for r in runs for t in r["rung_fetches"]]
-        p90 = intervals[round(0.9 * (len(intervals) - 1))]
         print(f"  {name:14s} {statistics.median(r['ready'] for r in runs):6.0f} "
-              f"{statistics.median(intervals):14.0f} / {p90:5.0f} / {intervals[-1]:5.0f} "
-              f"{len(fetches):11d} ({statistics.mean(fetches) if fetches else 0:6.1f}) "
+              f"{statistics.median(intervals):14.0f} / {percentile(intervals, 0.9):5.0f} / "
+              f"{intervals[-1]:5.0f} {statistics.median(times):15.1f} / "
+              f"{percentile(times, 0.9):5.1f} {len(fetches):11d} "
+              f"({statistics.mean(fetches) if fetches else 0:6.1f}) "
               f"{max(r['longest_task'] for r in runs):13.0f} "
               f"{sum(r['trials'] for r in runs):11d}")
     client.close()

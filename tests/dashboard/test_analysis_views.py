@@ -5,11 +5,9 @@ leaderboard."""
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from tests.dashboard.helpers import chart, create_search, open_search, requests_to, spec
 from tests.dashboard.simulated_worker import Claimed, SimulatedWorker
@@ -102,6 +100,23 @@ def test_the_rung_view_marks_each_trial_at_each_rung_as_the_search_goes(server, 
     assert sorted(traces_by_name(page)["paused"]["y"]) == [0.1, 0.2]
 
 
+def test_a_big_rung_draws_its_best_values_and_a_spread_of_the_rest(server, open_page):
+    page = open_page()
+    page.goto(server.url)
+    drawn = page.evaluate("""async () => {
+        const { entriesToDraw } = await import("./js/charts/rungs.js");
+        const entries = [];
+        for (let i = 0; i < 3000; i += 1) entries.push({ bracket: 0, rung: 0, value: i });
+        for (let i = 0; i < 200; i += 1) entries.push({ bracket: 0, rung: 1, value: i });
+        return entriesToDraw(entries, (value) => -value).map((e) => [e.rung, e.value]);
+    }""")
+    first = sorted((value for rung, value in drawn if rung == 0), reverse=True)
+    assert sorted(value for rung, value in drawn if rung == 1) == list(range(200))
+    assert len(first) == 750 and len(set(first)) == 750  # half of 1,500 for each of 2 rungs
+    assert first[:375] == list(range(2999, 2624, -1)), "the best half of its share, exactly"
+    assert first[-1] < 10, "the rest spread down to the worst"
+
+
 def test_parameter_importance_is_charted_once_enough_trials_completed(server, api, worker,
                                                                       open_page, artifacts):
     search = create_search(api, spec("importance", max_trials=14, epochs=2))
@@ -125,26 +140,25 @@ def test_parameter_importance_is_charted_once_enough_trials_completed(server, ap
 def test_the_re_test_leaderboard_shows_each_settings_mean_and_spread(server, api, worker,
                                                                     open_page):
     search = create_search(api, spec("retests", max_trials=3, epochs=2))
-    first, *again = worker.run_trials(search["id"], 3, epochs=2)
-    engine = sa.create_engine(server.database_url)
-    with engine.begin() as connection:  # the two later trials stored as re-tests of the first
-        connection.execute(sa.text("UPDATE trials SET origin_trial_id = :origin "
-                                   "WHERE id IN (:a, :b)"),
-                           {"origin": first["id"], "a": again[0]["id"], "b": again[1]["id"]})
-    engine.dispose()
-    values = [t["value"] for t in (first, *again)]
-    group = {"trial_id": first["id"], "number": first["number"], "params": first["params"],
-             "runs": 3, "mean": 0.8123, "std": 0.0125, "values": values,
-             "trial_ids": [first["id"], *(t["id"] for t in again)]}
+    done = worker.run_trials(search["id"], 3, epochs=2)
     page = open_page()
-    # The leaderboard route is another change's; its answer's shape is docs/api.md's.
-    page.route(f"**/api/v1/searches/{search['id']}/leaderboard",
-               lambda route: route.fulfill(status=200, content_type="application/json",
-                                           body=json.dumps([group])))
     open_search(page, server.url, search["id"])
-    row = page.locator(f"#leaderboard tr[data-id='{first['id']}']")
-    row.wait_for()
-    assert row.locator("td").all_inner_texts()[:4] == [
-        "1", f"#{first['number']}", "0.8123 ± 0.0125", "3"]
+    assert page.locator("#leaderboard").is_hidden(), "shown before any re-test"
+
+    answer = api.post(f"/searches/{search['id']}/retest", json={"top": 1, "seeds": 2})
+    assert answer.status_code == 201, answer.text
+    worker.run_trials(search["id"], 2, epochs=2)
+    best = max(done, key=lambda t: t["value"])
+    row = page.locator(f"#leaderboard tr[data-id='{best['id']}']")
+    page.wait_for_function("id => document.querySelector(`#leaderboard tr[data-id='${id}'] "
+                           "td:nth-child(4)`)?.textContent === '3'", arg=best["id"])
+    entry = api.get(f"/searches/{search['id']}/leaderboard").json()["items"][0]
+    assert entry["trial_id"] == best["id"]
+    rank, number, spread, runs = row.locator("td").all_inner_texts()[:4]
+    assert (rank, number, runs) == ("1", f"#{best['number']}", "3")
+    mean, std = (float(text) for text in spread.split(" ± "))
+    assert mean == pytest.approx(entry["mean"], rel=1e-3)
+    assert std == pytest.approx(entry["std"], rel=1e-2)
     row.click()
-    page.wait_for_selector(f".trial-panel h2:has-text('Trial #{first['number']}')")
+    page.wait_for_selector(f".trial-panel h2:has-text('Trial #{best['number']}')")
+

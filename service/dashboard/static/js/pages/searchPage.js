@@ -156,10 +156,16 @@ class SearchPage {
           "p",
           { class: "caption muted" },
           "Each trial's value at each rung it reached (dotted lines), by what the rule made",
-          " of it; a grey line joins a trial's rungs. Click a point for its trial.",
+          " of it; a grey line joins a trial's rungs. Past 1,500 values, each rung shows its",
+          " best values and a spread of the rest. Click a point for its trial.",
         ),
       );
-      const chart = new RungChart(div, this.metric, Boolean(rule.resume), pick);
+      const options = {
+        metric: this.metric,
+        resume: Boolean(rule.resume),
+        rankOf: (value) => this.store.rankOf(value),
+      };
+      const chart = new RungChart(div, options, pick);
       this.rungs = new KeyedRefresh(async () => chart.draw(await getRungs(id)), POLL_MS, report);
     }
     const importance = new ImportanceChart(this.importanceSlot);
@@ -179,16 +185,18 @@ class SearchPage {
   /**
    * Ask the fetching views for their data if what they show moved: the rungs when a
    * trial reached a rung, paused or resumed; importance when a trial completed; the
-   * leaderboard when a re-test was added or ended. They fetch in the background.
+   * leaderboard, once the search has re-tests, when a trial completed or a re-test was
+   * added or ended. They fetch in the background.
    */
   follow() {
+    const completed = this.search.counts[TRIAL.COMPLETED] || 0;
     if (this.rungs) this.rungs.want(this.store.rungVersion);
-    this.importance.want(this.search.counts[TRIAL.COMPLETED] || 0);
+    this.importance.want(completed);
     const retests = this.store.retests();
     if (retests.length) {
       this.leaderboardSlot.hidden = false;
       const ended = retests.filter((t) => TERMINAL.includes(t.status)).length;
-      this.leaderboard.want(`${retests.length}:${ended}`);
+      this.leaderboard.want(`${retests.length}:${ended}:${completed}`);
     }
   }
 

@@ -3,12 +3,19 @@
 
 import { el, fmtNumber, fmtParams } from "../format.js";
 
+/** "mean ± std", or the mean alone for a single run (its std is null). */
+function spread(entry) {
+  const mean = fmtNumber(entry.mean);
+  return entry.std === null ? mean : `${mean} ± ${fmtNumber(entry.std)}`;
+}
+
 export class Leaderboard {
   constructor(container, metric, onPick) {
     this.onPick = onPick;
     this.body = el("tbody");
+    this.info = el("p", { class: "caption muted" });
     container.append(
-      el("h2", { class: "section" }, "Re-tests: settings ranked by their mean"),
+      el("h2", { class: "section" }, "Re-tests: settings ranked by the mean of their runs"),
       el(
         "div",
         { class: "card table-scroll" },
@@ -31,6 +38,7 @@ export class Leaderboard {
           ),
           this.body,
         ),
+        this.info,
       ),
     );
     this.body.addEventListener("click", (event) => {
@@ -39,21 +47,25 @@ export class Leaderboard {
     });
   }
 
-  /** Show the groups of GET /searches/{id}/leaderboard, best mean first. */
-  show(groups) {
+  /** Show the answer of GET /searches/{id}/leaderboard: its best settings, best mean first. */
+  show(answer) {
     this.body.replaceChildren(
-      ...groups.map((group, rank) =>
+      ...answer.items.map((entry, rank) =>
         el(
           "tr",
-          { dataset: { id: group.trial_id } },
+          { dataset: { id: entry.trial_id } },
           el("td", { class: "num" }, rank + 1),
-          el("td", { class: "num" }, `#${group.number}`),
-          el("td", { class: "num" }, `${fmtNumber(group.mean)} ± ${fmtNumber(group.std)}`),
-          el("td", { class: "num" }, group.runs),
-          el("td", { class: "values" }, group.values.map(fmtNumber).join(", ")),
-          el("td", { class: "params" }, fmtParams(group.params)),
+          el("td", { class: "num" }, `#${entry.number}`),
+          el("td", { class: "num" }, spread(entry)),
+          el("td", { class: "num" }, entry.runs),
+          el("td", { class: "values" }, entry.values.map(fmtNumber).join(", ")),
+          el("td", { class: "params" }, fmtParams(entry.params)),
         ),
       ),
     );
+    this.info.textContent =
+      `The best ${answer.items.length} of ${answer.total} settings: each trial the sampler ` +
+      "proposed with its completed re-tests (new seeds); with few runs, the mean leans to " +
+      "the lucky side.";
   }
 }
