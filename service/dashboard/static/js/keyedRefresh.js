@@ -3,7 +3,7 @@
 
 // A load waits at least this many times as long as the last one took after it, so that a
 // view costly on a big search (fetch, parse, draw) takes a small share of the page's time.
-const SPACING = 20;
+const SPACING = 10;
 
 /**
  * `want(key)` asks for the data of `key` (a count, a version) and returns at once;

@@ -193,8 +193,8 @@ export function rungFigure(answer, { metric, resume, rankOf, pixels }) {
       shapes,
       annotations,
       showlegend: true,
-      legend: { orientation: "h", x: 0, y: -0.2, yanchor: "top" },
-      margin: { l: 56, r: 16, t: 56, b: 72 },
+      legend: { orientation: "h", x: 0, y: -0.24, yanchor: "top" },
+      margin: { l: 56, r: 16, t: 56, b: 80 },
     }),
   };
 }
