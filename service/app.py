@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api import checkpoints, datasets, retests, searches, system, trials, worker
+from service.api import analysis, checkpoints, datasets, retests, searches, system, trials, worker
 from service.api.dispatch import WorkerDispatch
 from service.api.errors import install_error_handlers
 from service.dashboard import mount_dashboard
@@ -25,6 +25,7 @@ from service.db.session import Database
 from service.metrics import Metrics
 from service.settings import Settings
 from service.store import open_lifecycle
+from service.store.importance_view import ImportanceCache
 from service.store.lifecycle import Lifecycle
 
 log = logging.getLogger("caviar.server")
@@ -111,8 +112,9 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     app.state.lifecycle = lifecycle
     app.state.settings = settings
     app.state.metrics = counters
+    app.state.importances = ImportanceCache()
     install_error_handlers(app)
-    for module in (searches, retests, trials, worker, checkpoints, datasets, system):
+    for module in (searches, retests, analysis, trials, worker, checkpoints, datasets, system):
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=counters)
     if fast_worker_routes:

@@ -10,6 +10,7 @@ from domain.protocol import MAX_ID
 from service.db.session import Database
 from service.metrics import Metrics
 from service.settings import Settings
+from service.store.importance_view import ImportanceCache
 from service.store.lifecycle import Lifecycle
 
 API_PREFIX = "/api/v1"
@@ -37,3 +38,8 @@ def settings(request: Request) -> Settings:
 def metrics(request: Request) -> Metrics:
     """The app's metrics."""
     return request.app.state.metrics
+
+
+def importances(request: Request) -> ImportanceCache:
+    """The app's parameter importances, remembered per search and completed trials."""
+    return request.app.state.importances

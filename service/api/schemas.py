@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from domain.lifecycle.states import SearchStatus, StopCause, TrialStatus
 from domain.protocol import RequestBody
+from service.search.rungs import Outcome
 
 MAX_CURSOR = 2**63 - 1
 
@@ -141,3 +142,56 @@ class DatasetOut(BaseModel):
 class DatasetList(BaseModel):
     items: list[DatasetOut]
     total: int
+
+
+class RungOut(BaseModel):
+    """A rung of a bracket: its index k, its epochs, and how many values it holds."""
+
+    rung: int
+    epochs: int
+    values: int
+
+
+class BracketOut(BaseModel):
+    """A bracket s (0 alone for ASHA) and its rungs, at `min_epochs · eta^(s+k)` epochs."""
+
+    bracket: int
+    rungs: list[RungOut]
+
+
+class RungEntryOut(BaseModel):
+    """A trial's value at a rung it reached, and what the rule made of it."""
+
+    trial_id: int
+    number: int
+    bracket: int
+    rung: int
+    epochs: int
+    value: float | None
+    outcome: Outcome
+
+
+class RungsOut(BaseModel):
+    """A search's rungs (ASHA, Hyperband) and every value recorded at them, by bracket, rung
+    and trial number; a null kind and empty lists for a search without rungs."""
+
+    kind: Literal["asha", "hyperband"] | None
+    eta: int | None
+    brackets: list[BracketOut]
+    entries: list[RungEntryOut]
+
+
+class ParameterImportanceOut(BaseModel):
+    name: str
+    importance: float = Field(ge=0, le=1, description="the share of the objective's variance "
+                              "the parameter explains on its own (its main effect)")
+
+
+class ImportanceOut(BaseModel):
+    """Parameter importance (fANOVA on a random forest of the completed trials), largest
+    first; the shares leave out interactions, so they sum to at most 1."""
+
+    finished_trials: int = Field(description="the completed trials the model was fitted on "
+                                 "(re-tests left out); below the minimum, those so far")
+    parameters: list[ParameterImportanceOut]
+    reason: str | None = Field(description="why there is no importance yet, or null")

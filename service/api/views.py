@@ -14,8 +14,10 @@ from typing import Any
 
 from domain.lifecycle.states import TrialStatus
 from service.api.schemas import TRIAL_FIELDS
+from service.store.importance_view import Importance
 from service.store.lifecycle import Claimed, Instruction
 from service.store.retests import Ranked
+from service.store.rung_view import RungView
 from service.store.searches import SearchView
 
 
@@ -148,4 +150,30 @@ def action_json(instruction: Instruction) -> dict[str, Any]:
         "action": "pause" if instruction.pause else "stop" if instruction.stop else "continue",
         "reason": instruction.reason,
         "lease_expires_at": iso(instruction.lease_expires_at),
+    }
+
+
+def rungs_json(view: RungView) -> dict[str, Any]:
+    """A search's rungs and the values at them (schemas.RungsOut)."""
+    rule = view.rule
+    return {
+        "kind": None if rule is None else rule.kind,
+        "eta": None if rule is None else rule.eta,
+        "brackets": [{"bracket": s, "rungs": [{"rung": r.rung, "epochs": r.epochs,
+                                               "values": r.values} for r in rungs]}
+                     for s, rungs in enumerate(view.brackets)],
+        "entries": [{"trial_id": trial_id, "number": number, "bracket": bracket, "rung": rung,
+                     "epochs": epochs, "value": value, "outcome": outcome}
+                    for trial_id, number, bracket, rung, epochs, value, outcome
+                    in view.entries],
+    }
+
+
+def importance_json(answer: Importance) -> dict[str, Any]:
+    """A search's parameter importance (schemas.ImportanceOut)."""
+    return {
+        "finished_trials": answer.finished_trials,
+        "parameters": [{"name": name, "importance": share}
+                       for name, share in answer.parameters],
+        "reason": answer.reason,
     }

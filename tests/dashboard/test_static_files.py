@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from domain.lifecycle.states import TERMINAL, SearchStatus, TrialStatus
+from service.search.rungs import Outcome
 from tests.support.processes import Server
 
 STATIC = Path(__file__).resolve().parents[2] / "service" / "dashboard" / "static"
@@ -66,3 +67,14 @@ def test_the_dashboard_names_the_states_of_domain_lifecycle():
     terminal = re.search(r"export const TERMINAL = Object\.freeze\(\[(.*?)\]\);", text).group(1)
     assert {f"TRIAL.{status.name}" for status in TERMINAL} == set(re.findall(r"TRIAL\.\w+",
                                                                              terminal))
+
+
+def test_the_dashboard_names_the_outcomes_at_a_rung_of_the_server():
+    text = (STATIC / "js" / "states.js").read_text()
+    block = re.search(r"export const OUTCOME = Object\.freeze\(\{(.*?)\}\);", text, re.S)
+    assert block is not None
+    named = dict(re.findall(r'(\w+): (?:"([a-z_]+)"|TRIAL\.\w+)', block.group(1)))
+    assert set(named) == {outcome.name for outcome in Outcome}
+    assert {name: value for name, value in named.items() if value} == {
+        outcome.name: outcome.value for outcome in Outcome if outcome.name != "PAUSED"}
+    assert "PAUSED: TRIAL.PAUSED" in block.group(1)

@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.service.helpers import API, call, claim, create_search, make_spec, report
+from tests.service.helpers import (
+    API,
+    call,
+    claim,
+    complete,
+    create_search,
+    make_spec,
+    report,
+)
 from tests.support.worker_routes import BOTH_WORKER_ROUTES
 
 pytestmark = BOTH_WORKER_ROUTES
@@ -137,6 +145,16 @@ def test_every_route_answers_as_documented(client):
           params={"lease_token": promoted["lease_token"]})
     check("GET", f"{API}/trials/{paused['trial_id']}/checkpoint", 409,
           params={"lease_token": paused["lease_token"]})
+    assert check("GET", f"{API}/searches/{rungs}/rungs", 200).json()["entries"]
+    check("GET", f"{API}/searches/{sid}/rungs", 200)  # no rungs: a null kind
+
+    # Parameter importance: why there is none yet, then the parameters' shares.
+    known = check("POST", f"{API}/searches", 201, json=make_spec(
+        budget={"max_trials": 10, "max_parallel": 1})).json()["id"]
+    check("GET", f"{API}/searches/{known}/importance", 200)
+    for n in range(10):
+        complete(client, claim(client, known), 0.5 + 0.01 * n)
+    assert check("GET", f"{API}/searches/{known}/importance", 200).json()["parameters"]
 
     # Re-tests of the best trial, and the leaderboard of means.
     retested = create_search(client, budget={"max_trials": 1, "max_parallel": 1})["id"]
@@ -161,6 +179,8 @@ def test_every_route_answers_as_documented(client):
     check("GET", f"{API}/trials/999", 404)
     check("GET", f"{API}/datasets/999/data", 404)
     check("POST", f"{API}/searches/999/cancel", 404)
+    check("GET", f"{API}/searches/999/rungs", 404)
+    check("GET", f"{API}/searches/999/importance", 404)
     check("POST", f"{API}/searches/{sid}/cancel", 200)  # cancelled already: unchanged
     check("POST", f"{API}/trials/claim", 404, json={"worker_id": "w", "search_id": 999})
     check("POST", f"{API}/trials/999/heartbeat", 404, json={"lease_token": "t"})

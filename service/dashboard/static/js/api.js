@@ -60,3 +60,12 @@ export const getTrial = (id) => request("GET", `/trials/${id}`);
 
 /** POST /trials/{id}/stop. */
 export const stopTrial = (id) => request("POST", `/trials/${id}/stop`);
+
+/** GET /searches/{id}/rungs: the rungs of an ASHA or Hyperband search and the values at them. */
+export const getRungs = (id) => request("GET", `/searches/${id}/rungs`);
+
+/** GET /searches/{id}/importance: each parameter's share of the objective's variance. */
+export const getImportance = (id) => request("GET", `/searches/${id}/importance`);
+
+/** GET /searches/{id}/leaderboard: re-tested settings ranked by their mean. */
+export const getLeaderboard = (id) => request("GET", `/searches/${id}/leaderboard`);

@@ -2,22 +2,37 @@
 
 import { TRIAL } from "./states.js";
 
-/** Trials by id, kept current by merging what each poll says changed. */
+const isPaused = (trial) => trial.status === TRIAL.PAUSED;
+
+/** Whether a change of a trial changed its values at rungs or what became of them: a rung
+ * reached (or forgotten, when it starts again), a pause, a resume. */
+function movedAtRung(old, trial) {
+  if (!old) return trial.rung !== null || isPaused(trial);
+  return old.rung !== trial.rung || isPaused(old) !== isPaused(trial);
+}
+
+/**
+ * Trials by id, kept current by merging what each poll says changed. `version` counts
+ * merges that changed anything, `rungVersion` those that changed a trial at its rungs.
+ */
 export class TrialStore {
   constructor(goal) {
     this.goal = goal;
     this.byId = new Map();
     this.cursor = 0;
     this.version = 0;
+    this.rungVersion = 0;
     this.cache = new Map();
   }
 
   /** Merge changed trials; returns those newer than what we held. */
   merge(items) {
     const changed = [];
+    let rungs = false;
     for (const trial of items) {
       const old = this.byId.get(trial.id);
       if (old && old.seq >= trial.seq) continue;
+      rungs ||= movedAtRung(old, trial);
       this.byId.set(trial.id, trial);
       changed.push(trial);
     }
@@ -25,6 +40,7 @@ export class TrialStore {
       this.version += 1;
       this.cache.clear();
     }
+    if (rungs) this.rungVersion += 1;
     return changed;
   }
 
@@ -64,6 +80,11 @@ export class TrialStore {
     return this.memo(TRIAL.PRUNED, () =>
       this.all().filter((t) => t.status === TRIAL.PRUNED && t.value !== null),
     );
+  }
+
+  /** Re-tests: trials that re-train another trial's setting with a new seed. */
+  retests() {
+    return this.memo("retests", () => this.all().filter((t) => t.origin_trial_id !== null));
   }
 
   running() {

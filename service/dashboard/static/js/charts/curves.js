@@ -22,6 +22,9 @@ const PALETTE = [
 /** How a shown trial is labelled and drawn, from its state. */
 export function roleOf(trial) {
   if (trial.status === TRIAL.RUNNING) return { label: TRIAL.RUNNING, dash: "solid", end: null };
+  if (trial.status === TRIAL.PAUSED) {
+    return { label: TRIAL.PAUSED, dash: "dashdot", end: "diamond-open" };
+  }
   if (trial.status === TRIAL.PRUNED) return { label: TRIAL.PRUNED, dash: "dot", end: "x" };
   if (trial.stop_reason) return { label: "stopped", dash: "dash", end: "x" };
   if (trial.status === TRIAL.FAILED) return { label: TRIAL.FAILED, dash: "dot", end: "x" };

@@ -31,6 +31,7 @@ export const COLORS = {
   best: "#d1495b",
   pruned: "#9aa3ad",
   running: "#2a9d8f",
+  paused: "#e09f3e",
   box: "rgba(237, 174, 73, 0.18)",
   boxLine: "rgba(237, 174, 73, 0.9)",
 };

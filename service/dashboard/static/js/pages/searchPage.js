@@ -1,26 +1,44 @@
-// One search: header, best-so-far, learning curves, objective against each
-// parameter, parallel coordinates and the trial table, all kept live by
-// polling the `since` cursor until the search has ended.
+// One search: header, best-so-far, learning curves, the rungs of ASHA and Hyperband,
+// parameter importance, objective against each parameter, parallel coordinates, the
+// re-test leaderboard and the trial table, all kept live by polling the `since` cursor
+// until the search has ended.
 
-import { cancelSearch, getSearch, getTrial, listTrials, trialsSince } from "../api.js";
+import {
+  cancelSearch,
+  getImportance,
+  getLeaderboard,
+  getRungs,
+  getSearch,
+  getTrial,
+  listTrials,
+  trialsSince,
+} from "../api.js";
 import { BestSoFarChart } from "../charts/bestSoFar.js";
 import { CurvesChart } from "../charts/curves.js";
+import { ImportanceChart } from "../charts/importance.js";
 import { ParallelChart } from "../charts/parallel.js";
 import { purge } from "../charts/plot.js";
+import { RungChart } from "../charts/rungs.js";
 import { ScatterGrid } from "../charts/scatters.js";
 import { el } from "../format.js";
+import { KeyedRefresh } from "../keyedRefresh.js";
 import { clear, notify } from "../notice.js";
 import { Poller } from "../poller.js";
 import { axesOf } from "../space.js";
 import { TrialStore } from "../store.js";
 import { CurveSet } from "../views/curveSet.js";
 import { download, trialsCsv } from "../views/csv.js";
+import { Leaderboard } from "../views/leaderboard.js";
 import { SearchHeader } from "../views/searchHeader.js";
 import { TrialPanel } from "../views/trialPanel.js";
 import { TrialTable } from "../views/trialTable.js";
-import { SEARCH, TRIAL } from "../states.js";
+import { SEARCH, TERMINAL, TRIAL } from "../states.js";
 
 const POLL_MS = 2000;
+// The server refits its forest when a trial completes; with many workers that is every
+// poll, so the chart asks at most this often.
+const IMPORTANCE_MS = 10000;
+const RUNG_RULES = ["asha", "hyperband"];
 
 /** Every trial change after `cursor` (following has_more), and the cursor after them. */
 async function pullChanges(searchId, cursor) {
@@ -49,6 +67,7 @@ class SearchPage {
     this.panel = new TrialPanel(this.store);
     this.liveNote = el("span", { class: "live" }, "loading trials…");
     this.build(pick);
+    this.buildFetched(pick);
   }
 
   build(pick) {
@@ -71,6 +90,9 @@ class SearchPage {
     const scatters = el("div", { class: "chart", id: "scatters" });
     const parallel = el("div", { class: "chart tall", id: "chart-parallel" });
     const table = el("section", { class: "card table-card", id: "trial-table" });
+    this.rungSlot = el("section", { id: "rungs" });
+    this.importanceSlot = el("figure", { class: "card importance-card" });
+    this.leaderboardSlot = el("section", { id: "leaderboard", hidden: true });
     this.root.replaceChildren(
       headerSlot,
       this.liveNote,
@@ -88,9 +110,12 @@ class SearchPage {
         " while running or completed, dotted and ending in × when pruned, dashed and ending in ×",
         " when stopped by the user or a cancel. Click a point for its trial.",
       ),
+      this.rungSlot,
       el("h2", { class: "section" }, `${this.metric} against each parameter`),
+      this.importanceSlot,
       chartCard("scatters-card", scatters),
       chartCard("parallel-card", parallel),
+      this.leaderboardSlot,
       el("h2", { class: "section" }, "Trials"),
       table,
     );
@@ -111,6 +136,68 @@ class SearchPage {
       this.store,
       pick,
     );
+  }
+
+  /**
+   * The views that fetch their own data (not the trials): the rungs of an ASHA or
+   * Hyperband search, parameter importance, the re-test leaderboard. Each refetches only
+   * when what it shows moved (see follow()), and the poll never waits for it.
+   */
+  buildFetched(pick) {
+    const id = this.search.id;
+    const report = (error) => notify(error.message, "error");
+    const rule = this.search.spec.early_stopping || {};
+    if (RUNG_RULES.includes(rule.kind)) {
+      const div = el("div", { class: "chart tall", id: "chart-rungs" });
+      this.rungSlot.append(
+        el("h2", { class: "section" }, "Rungs"),
+        chartCard("rungs-card", div),
+        el(
+          "p",
+          { class: "caption muted" },
+          "Each trial's value at each rung it reached (dotted lines), by what the rule made",
+          " of it; a grey line joins a trial's rungs. Past 1,500 values, each rung shows its",
+          " best values and a spread of the rest. Click a point for its trial.",
+        ),
+      );
+      const options = {
+        metric: this.metric,
+        resume: Boolean(rule.resume),
+        rankOf: (value) => this.store.rankOf(value),
+      };
+      const chart = new RungChart(div, options, pick);
+      this.rungs = new KeyedRefresh(async () => chart.draw(await getRungs(id)), POLL_MS, report);
+    }
+    const importance = new ImportanceChart(this.importanceSlot);
+    this.importance = new KeyedRefresh(
+      async () => importance.draw(await getImportance(id)),
+      IMPORTANCE_MS,
+      report,
+    );
+    const leaderboard = new Leaderboard(this.leaderboardSlot, this.metric, pick);
+    this.leaderboard = new KeyedRefresh(
+      async () => leaderboard.show(await getLeaderboard(id)),
+      POLL_MS,
+      report,
+    );
+  }
+
+  /**
+   * Ask the fetching views for their data if what they show moved: the rungs when a
+   * trial reached a rung, paused or resumed; importance when a trial completed; the
+   * leaderboard, once the search has re-tests, when a trial completed or a re-test was
+   * added or ended. They fetch in the background.
+   */
+  follow() {
+    const completed = this.search.counts[TRIAL.COMPLETED] || 0;
+    if (this.rungs) this.rungs.want(this.store.rungVersion);
+    this.importance.want(completed);
+    const retests = this.store.retests();
+    if (retests.length) {
+      this.leaderboardSlot.hidden = false;
+      const ended = retests.filter((t) => TERMINAL.includes(t.status)).length;
+      this.leaderboard.want(`${retests.length}:${ended}:${completed}`);
+    }
   }
 
   /**
@@ -142,6 +229,7 @@ class SearchPage {
     performance.mark("caviar:ready");
     window.caviarReady = performance.now();
     document.body.dataset.ready = "search";
+    this.follow();
     this.poller = new Poller(
       () => this.tick(),
       POLL_MS,
@@ -176,7 +264,7 @@ class SearchPage {
     return (
       this.search.status === SEARCH.RUNNING ||
       this.store.running().length > 0 ||
-      this.store.all().some((t) => t.status === TRIAL.PENDING)
+      this.store.all().some((t) => t.status === TRIAL.PENDING || t.status === TRIAL.PAUSED)
     );
   }
 
@@ -198,6 +286,7 @@ class SearchPage {
     } else {
       this.header.update(this.search);
     }
+    this.follow();
     const more = this.live();
     this.showLive(more);
     return more;
@@ -216,6 +305,9 @@ class SearchPage {
   unmount() {
     clearTimeout(this.pollTimer);
     if (this.poller) this.poller.stop();
+    for (const refresh of [this.rungs, this.importance, this.leaderboard]) {
+      if (refresh) refresh.stop();
+    }
     this.panel.remove();
     this.parallel.dispose();
     this.scatters.dispose();
