@@ -178,6 +178,7 @@ def create_search(client: httpx.Client, name: str, max_trials: int, max_parallel
         "objective": {"metric": "dev_accuracy", "goal": "maximize"},
         "budget": {"max_trials": max_trials, "max_parallel": max_parallel, "max_attempts": 2},
         "sampler": {"kind": "random", "seed": 0},
+        "early_stopping": {"kind": "none"},
         "parameters": PARAMETERS,
         "fixed": {"optimizer": "adam", "epochs": EPOCHS},
     }

@@ -55,6 +55,7 @@ SPEC = {
     "objective": {"metric": "dev_accuracy", "goal": "maximize"},
     "budget": {"max_trials": 10_000},
     "sampler": {"kind": "random", "seed": 0},
+    "early_stopping": {"kind": "none"},
     "parameters": {
         "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
         "beta1": {"type": "float", "low": 0.9, "high": 0.999, "scale": "reverse_log"},

@@ -10,6 +10,7 @@ spec, every default filled in, as the server stores and returns it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -235,7 +236,7 @@ def max_trials_rule(max_trials: int, limit: int) -> str | None:
 class RandomSamplerSpec(SpecModel):
     """Independent uniform draws on each parameter's scale."""
 
-    kind: Literal["random"] = "random"
+    kind: Literal["random"]
     seed: Seed = 0
 
 
@@ -268,7 +269,7 @@ class TPESamplerSpec(SpecModel):
     """Tree-structured Parzen estimator in the unit cube (service.search.tpe): quasi-random
     (Sobol') startup, then the candidate maximizing l(x) / g(x)."""
 
-    kind: Literal["tpe"]
+    kind: Literal["tpe"] = "tpe"
     seed: Seed = 0
     startup_trials: Integer = Field(default=10, ge=1, le=10_000,
                                     description="trials drawn quasi-randomly before the model")
@@ -279,7 +280,7 @@ class TPESamplerSpec(SpecModel):
 class NoEarlyStoppingSpec(SpecModel):
     """Every trial trains all its epochs."""
 
-    kind: Literal["none"] = "none"
+    kind: Literal["none"]
 
 
 class MedianStoppingSpec(SpecModel):
@@ -294,7 +295,7 @@ class AshaStoppingSpec(SpecModel):
     """Asynchronous successive halving (service.search.rungs): at each rung
     `min_epochs * eta**k` below a trial's epochs, only the top 1/eta go on."""
 
-    kind: Literal["asha"]
+    kind: Literal["asha"] = "asha"
     eta: Integer = Field(default=3, ge=2, le=100, description="1/eta of each rung goes on")
     min_epochs: Integer = Field(default=1, ge=1, le=100_000, description="the first rung's epochs")
     grace: Integer = Field(default=0, ge=0, le=10_000, description="a rung stops no trial until "
@@ -331,6 +332,12 @@ def _tagged(default: str) -> Any:
 
 
 SAMPLER_KINDS = ("random", "grid", "sobol", "coarse_to_fine", "tpe")
+DEFAULT_SAMPLER = "tpe"
+DEFAULT_EARLY_STOPPING = "asha"
+"""What a spec that names no sampler or early stopping (or no `kind`) gets: the combination
+benchmarks/efficiency.py found best (README, "Defaults"), TPE with ASHA pausing and resuming
+trials. Where ASHA cannot judge (an objective not reported per epoch, or trials too short
+for a rung) a spec that names no early stopping gets none."""
 EARLY_STOPPING_KINDS = ("none", "median", "asha", "hyperband")
 
 SamplerSpec = Annotated[
@@ -340,7 +347,7 @@ SamplerSpec = Annotated[
         Field(discriminator="kind"),
     ],
     WrapValidator(without_union_tag(SAMPLER_KINDS)),
-    _tagged("random"),
+    _tagged(DEFAULT_SAMPLER),
 ]
 
 EarlyStoppingSpec = Annotated[
@@ -349,7 +356,7 @@ EarlyStoppingSpec = Annotated[
         Field(discriminator="kind"),
     ],
     WrapValidator(without_union_tag(EARLY_STOPPING_KINDS)),
-    _tagged("none"),
+    _tagged(DEFAULT_EARLY_STOPPING),
 ]
 
 
@@ -375,11 +382,14 @@ class SearchSpec(SpecModel):
     budget: Budget = Field(default_factory=Budget, description="trials in all and at once, "
                            "and attempts per trial; max_trials is at most the server's limit "
                            f"(CAVIAR_MAX_TRIALS, {MAX_TRIALS_LIMIT} by default)")
-    sampler: SamplerSpec = Field(default_factory=RandomSamplerSpec,
-                                 description="how trials are chosen; kind defaults to random")
-    early_stopping: EarlyStoppingSpec = Field(default_factory=NoEarlyStoppingSpec,
-                                              description="which running trials stop early; "
-                                              "kind defaults to none")
+    sampler: SamplerSpec = Field(default_factory=TPESamplerSpec,
+                                 description=f"how trials are chosen; kind defaults to "
+                                 f"{DEFAULT_SAMPLER}")
+    early_stopping: EarlyStoppingSpec = Field(
+        default_factory=lambda: AshaStoppingSpec(resume=True),
+        description=f"which running trials stop or pause early; left out: {DEFAULT_EARLY_STOPPING} "
+        "with resume where the objective is reported per epoch and trials train longer than "
+        "its first rung, else none; kind defaults to asha")
     parameters: dict[str, ParamSpec] = Field(
         min_length=1, max_length=MAX_PARAMETERS,
         description="the training keys searched, each with its range or choices",
@@ -400,6 +410,14 @@ class SearchSpec(SpecModel):
         if not NAME_PATTERN.fullmatch(value):
             raise PydanticCustomError("search_spec", f"{NAME_RULE}, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _default_early_stopping_where_it_applies(self) -> SearchSpec:
+        """A spec that names no early stopping gets ASHA only where ASHA can judge."""
+        if "early_stopping" not in self.model_fields_set and self._early_stopping_errors(
+                self.parameters, self.fixed):
+            self.early_stopping = NoEarlyStoppingSpec(kind="none")
+        return self
 
     @model_validator(mode="after")
     def _check_training_keys(self) -> SearchSpec:
@@ -455,6 +473,11 @@ class SearchSpec(SpecModel):
         if isinstance(searched, ChoiceParam):
             return max(value for value in searched.values if isinstance(value, int))
         return int(fixed.get("epochs", KEYS["epochs"].default))
+
+    def trial_epochs(self, params: Mapping[str, Any]) -> int:
+        """The epochs a trial with these sampled params trains: its own value, the fixed
+        one, or the default."""
+        return int(params.get("epochs", self.fixed.get("epochs", KEYS["epochs"].default)))
 
     def to_json(self) -> dict[str, Any]:
         """The normalized spec, defaults filled in, JSON-ready."""

@@ -238,7 +238,7 @@ class Runner:
             reason = result.error or f"diverged (epoch {session.last_epoch})"
             session.settle(lambda: self._fail(a, reason))
         elif result is not None and session.pause and result.status == TrainStatus.STOPPED:
-            session.settle(lambda: self._pause(a, result))
+            session.settle(lambda: self._pause(a, result, session))
         elif result is not None:
             session.settle(lambda: self._complete(a, result, session))
         self._settling = session
@@ -262,15 +262,17 @@ class Runner:
                       a.trial_id, how, metric, metrics.get(metric, float("nan")),
                       result.epochs, result.seconds, trial.get("status", "?"))
 
-    def _pause(self, a: Assignment, result: TrainResult) -> None:
-        """Send the checkpoint of a trial told to pause; if the server refuses it (too
-        large), the trial fails with the reason."""
+    def _pause(self, a: Assignment, result: TrainResult, session: TrialSession) -> None:
+        """Send the checkpoint of a trial told to pause. If the server refuses it (over its
+        size limit), the trial completes with what it reached: pruned, as without resume."""
         data = result.checkpoint().to_bytes()
         try:
             trial = self._deliver(a, lambda: self.client.upload_checkpoint(
                 a.trial_id, a.lease_token, result.epochs, data))
         except ApiError as error:
-            self._fail(a, f"checkpoint refused: {error}")
+            self.log.warning("trial %d: its checkpoint was refused (%s); it ends where it "
+                             "stopped", a.trial_id, error)
+            self._complete(a, result, session)
             return
         if trial is not None:
             self.log.info("trial %d paused after %d epochs (checkpoint of %d bytes)",

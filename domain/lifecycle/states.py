@@ -67,8 +67,9 @@ class StopCause(StrEnum):
     """Hyperband found it below the top 1/eta of a rung of its bracket."""
     PAUSE = "asha_pause"
     """ASHA with resume found it below its rung's top: its worker is to store a checkpoint
-    and let it pause. It is not an end: a trial paused is not stopped; one that completes
-    anyway ran its last epoch before it heard, and is completed."""
+    and let it pause. It is not an end: a trial paused is not stopped. One that completes
+    instead (its checkpoint was refused) ends pruned, as without resume, unless it ran its
+    last epoch before it heard (domain.lifecycle.transitions.final_status)."""
     BUDGET_SPENT = "budget_spent"
     """It was paused when the search's budget was spent, and can no longer be resumed."""
     WORKER_ERROR = "worker_error"
@@ -102,7 +103,7 @@ _FINAL_STATUS = {
     StopCause.MEDIAN_RULE: TrialStatus.PRUNED,
     StopCause.ASHA_RULE: TrialStatus.PRUNED,
     StopCause.HYPERBAND_RULE: TrialStatus.PRUNED,
-    StopCause.PAUSE: TrialStatus.COMPLETED,  # it ran its last epoch before it heard
+    StopCause.PAUSE: TrialStatus.PRUNED,
     StopCause.BUDGET_SPENT: TrialStatus.PRUNED,
     StopCause.WORKER_ERROR: TrialStatus.FAILED,
     StopCause.ATTEMPTS_EXHAUSTED: TrialStatus.FAILED,

@@ -266,6 +266,10 @@ def final_status(search: SearchRecord, trial: TrialRecord) -> TrialStatus:
     """The state a running trial ends in when its run ends: by its search and stop cause."""
     if search.status == SearchStatus.CANCELLED:
         return TrialStatus.CANCELLED
+    if trial.stop_cause == StopCause.PAUSE:  # it completes instead of pausing
+        trained = 0 if trial.last_epoch is None else trial.last_epoch + 1
+        ran_out = trained >= search.spec.trial_epochs(trial.params)
+        return TrialStatus.COMPLETED if ran_out else StopCause.ASHA_RULE.final_status
     if trial.stop_cause is not None:
         return trial.stop_cause.final_status
     return TrialStatus.COMPLETED

@@ -32,7 +32,6 @@ from functools import cached_property
 
 from domain.lifecycle.states import StopCause, TrialStatus
 from domain.spec import AshaStoppingSpec, HyperbandStoppingSpec, SearchSpec
-from domain.training import KEYS
 
 _GOLDEN = (math.sqrt(5) - 1) / 2  # 1/φ: frac(n/φ) fills [0, 1) evenly for n = 0, 1, ...
 
@@ -127,13 +126,6 @@ class RungRule:
             return 0
         u = (number * _GOLDEN) % 1.0
         return next(s for s, bound in enumerate(self._bounds) if u < bound)
-
-
-def trial_epochs(spec: SearchSpec, params: dict[str, object]) -> int:
-    """The epochs a trial of the search trains: its sampled value, the fixed one, or the
-    default."""
-    value = params.get("epochs", spec.fixed.get("epochs", KEYS["epochs"].default))
-    return int(value)  # type: ignore[call-overload]
 
 
 def make_rung_rule(spec: SearchSpec) -> RungRule | None:

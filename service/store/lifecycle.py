@@ -52,7 +52,7 @@ from service.db.models import utcnow
 from service.db.session import Database
 from service.search.early_stopping import MedianRule
 from service.search.plans import Plan, plan_of, propose
-from service.search.rungs import RungRule, trial_epochs
+from service.search.rungs import RungRule
 from service.store import retests
 from service.store.history import HistoryCache
 from service.store.rows import Rows
@@ -98,7 +98,7 @@ class Claimed:
         rule = _rung_rule(plan_of(self.search.spec_text))
         if rule is None or self.trial.origin_trial_id is not None:  # re-tests are not judged
             return []
-        epochs = trial_epochs(self.search.spec, self.trial.params)
+        epochs = self.search.spec.trial_epochs(self.trial.params)
         done = 0 if self.checkpoint is None else self.checkpoint.epoch
         return [rung for rung in rule.rungs(self.trial.bracket or 0, epochs) if rung > done]
 

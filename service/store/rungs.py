@@ -34,7 +34,7 @@ from domain.lifecycle.records import SearchRecord, TrialRecord
 from domain.lifecycle.states import StopCause, TrialStatus
 from domain.lifecycle.transitions import retire
 from service.db.models import Checkpoint, RungEntry
-from service.search.rungs import Outcome, RungRule, trial_epochs
+from service.search.rungs import Outcome, RungRule
 from service.store.rows import Rows
 from service.store.tables import TRIALS
 
@@ -55,7 +55,7 @@ def judge(rows: Rows, rule: RungRule, search: SearchRecord, trial: TrialRecord, 
     """After the trial's newly stored `epoch`: if that completes a rung, record its value
     there and return why it stops (or pauses), or None when it goes on."""
     bracket = trial.bracket or 0
-    rung = rule.rung_at(bracket, epoch + 1, trial_epochs(search.spec, trial.params))
+    rung = rule.rung_at(bracket, epoch + 1, search.spec.trial_epochs(trial.params))
     if rung is None:
         return None
     finite = value if value is not None and math.isfinite(value) else None

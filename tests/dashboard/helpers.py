@@ -17,6 +17,7 @@ def spec(name: str, max_trials: int = 12, sampler: dict[str, Any] | None = None,
         "objective": {"metric": "dev_accuracy", "goal": "maximize"},
         "budget": {"max_trials": max_trials, "max_parallel": 4},
         "sampler": sampler or {"kind": "random", "seed": 7},
+        "early_stopping": {"kind": "none"},
         "parameters": {
             "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
             "beta1": {"type": "float", "low": 0.9, "high": 0.999, "scale": "reverse_log"},

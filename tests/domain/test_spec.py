@@ -60,8 +60,10 @@ def test_the_design_example_is_normalized_with_defaults_filled_in():
     assert normalized["split"] == {"dev": 0.15, "test": 0.15, "seed": 0}
     assert normalized["objective"] == {"metric": "dev_accuracy", "goal": "maximize"}
     assert normalized["budget"] == {"max_trials": 60, "max_parallel": 8, "max_attempts": 3}
-    assert normalized["sampler"] == {"kind": "random", "seed": 0}
-    assert normalized["early_stopping"] == {"kind": "none"}
+    assert normalized["sampler"] == {"kind": "tpe", "seed": 0, "startup_trials": 10,
+                                     "multivariate": True}
+    assert normalized["early_stopping"] == {"kind": "asha", "eta": 3, "min_epochs": 1,
+                                            "grace": 0, "resume": True}
     assert normalized["parameters"]["hidden_units"]["scale"] == "linear"
     assert normalized["fixed"] == {"optimizer": "adam", "batch_norm": True, "epochs": 20}
     assert parse_spec(normalized).to_json() == normalized
@@ -72,8 +74,19 @@ def test_minimal_spec_takes_every_default():
                        "parameters": {"l2": {"type": "float", "low": 0, "high": 0.1}}})
     assert isinstance(spec.dataset, UploadedDatasetSpec) and spec.dataset.id == 7
     assert spec.budget.max_trials == 20 and spec.budget.max_parallel == 4
-    assert spec.sampler.kind == "random" and spec.early_stopping.kind == "none"
+    assert spec.sampler.kind == "tpe" and spec.early_stopping.kind == "asha"
     assert isinstance(spec.parameters["l2"], FloatParam)
+
+
+@pytest.mark.parametrize("changes", [
+    {"objective": {"metric": "train_accuracy"}},  # not reported per epoch: nothing to judge
+    {"fixed": {"optimizer": "adam", "epochs": 1}},  # no epoch below the first rung's end
+])
+def test_a_spec_naming_no_early_stopping_gets_asha_only_where_it_can_judge(changes):
+    spec = parse_spec({**GOOD, **changes})
+    assert spec.early_stopping.kind == "none" and spec.sampler.kind == "tpe"
+    named = {**GOOD, **changes, "early_stopping": {"kind": "asha"}}
+    assert errors_of(named)[0]["loc"][0] == "early_stopping"  # named: refused, not changed
 
 
 def test_short_forms_and_kind_settings_are_filled_in():

@@ -143,9 +143,10 @@ def test_sampler_and_early_stopping_are_unions_tagged_by_kind():
         assert sorted(union["discriminator"]["mapping"]) == kinds
         assert len(union["oneOf"]) == len(kinds)
     defaults = {name: SCHEMA["$defs"][name]["properties"]["kind"].get("default")
-                for name in ("RandomSamplerSpec", "NoEarlyStoppingSpec", "GridSamplerSpec")}
-    assert defaults == {"RandomSamplerSpec": "random", "NoEarlyStoppingSpec": "none",
-                        "GridSamplerSpec": None}
+                for name in ("TPESamplerSpec", "AshaStoppingSpec", "RandomSamplerSpec",
+                             "NoEarlyStoppingSpec")}
+    assert defaults == {"TPESamplerSpec": "tpe", "AshaStoppingSpec": "asha",
+                        "RandomSamplerSpec": None, "NoEarlyStoppingSpec": None}
 
 
 def test_parameters_are_a_union_tagged_by_type_over_the_training_keys():

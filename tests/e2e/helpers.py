@@ -98,6 +98,7 @@ def moons_spec(name: str, max_trials: int, epochs: int, *, n_samples: int = 300,
         "split": {"dev": 0.2, "test": 0.2, "seed": 0},
         "budget": {"max_trials": max_trials, "max_parallel": max_parallel},
         "sampler": {"kind": "random", "seed": 0},
+        "early_stopping": {"kind": "none"},
         "parameters": {
             "learning_rate": {"type": "float", "low": 1e-3, "high": 0.1, "scale": "log"},
             "hidden_units": {"type": "int", "low": 4, "high": 16},

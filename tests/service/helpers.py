@@ -18,6 +18,7 @@ def make_spec(**overrides: Any) -> dict[str, Any]:
         "objective": {"metric": "dev_accuracy", "goal": "maximize"},
         "budget": {"max_trials": 4, "max_parallel": 2, "max_attempts": 2},
         "sampler": {"kind": "random", "seed": 7},
+        "early_stopping": {"kind": "none"},
         "parameters": {
             "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
             "hidden_units": {"type": "int", "low": 50, "high": 100},

@@ -366,3 +366,15 @@ def test_a_cancelled_search_refuses_re_tests_and_only_completed_originals_are_re
     retest.origin_trial_id = 1
     with pytest.raises(IllegalTransition, match="is a re-test: only a completed trial"):
         add_retests(running, [(retest, {"seed": 1})], NOW)
+
+
+def test_a_trial_told_to_pause_that_completes_instead_is_pruned_unless_it_ran_out():
+    search = search_record()
+    epochs = search.spec.trial_epochs({})
+    for trained, ends in ((1, TrialStatus.PRUNED), (epochs, TrialStatus.COMPLETED)):
+        trial = trial_in(search, TrialStatus.RUNNING)
+        for epoch in range(trained):
+            record_epoch(trial, epoch, 0.5, "maximize")
+        request_stop(trial, StopCause.PAUSE)
+        finish(search, trial, {"dev_accuracy": 0.5}, NOW)
+        assert trial.status == ends

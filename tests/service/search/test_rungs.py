@@ -8,7 +8,7 @@ import pytest
 
 from domain.lifecycle.states import StopCause
 from domain.spec import parse_spec
-from service.search.rungs import RungRule, make_rung_rule, trial_epochs
+from service.search.rungs import RungRule, make_rung_rule
 from tests.service.helpers import make_spec
 
 
@@ -89,5 +89,5 @@ def test_the_rule_follows_the_spec():
                                     fixed={"optimizer": "adam"},
                                     early_stopping={"kind": "asha"}))
     assert make_rung_rule(searched).max_epochs == 30  # type: ignore[union-attr]
-    assert trial_epochs(searched, {"epochs": 12}) == 12
-    assert trial_epochs(spec, {}) == 16
+    assert searched.trial_epochs({"epochs": 12}) == 12
+    assert spec.trial_epochs({}) == 16
