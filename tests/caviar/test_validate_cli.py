@@ -53,7 +53,7 @@ def test_a_valid_spec_is_ok_with_what_it_searches(tmp_path):
     path = write(tmp_path, "valid.yaml", VALID)
     done = caviar("validate", str(path))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout == (f"{path}: ok (2 parameters, sampler random, early stopping none, "
+    assert done.stdout == (f"{path}: ok (2 parameters, sampler tpe, early stopping asha, "
                            "up to 60 trials, maximize dev_accuracy, dataset digits)\n")
     assert done.stderr == ""
 

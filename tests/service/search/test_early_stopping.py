@@ -6,6 +6,7 @@ import pytest
 
 from domain.spec import parse_spec
 from service.search.early_stopping import MedianRule, make_early_stopping
+from service.search.rungs import RungRule
 
 RULE = MedianRule(min_trials=3, min_epochs=2)
 COMPLETED = [0.6, 0.7, 0.8]  # median 0.7
@@ -40,6 +41,8 @@ def test_median_of_an_even_count_is_the_mean_of_the_middle_two():
 def test_make_early_stopping_follows_the_spec():
     base = {"name": "s", "dataset": {"id": 1},
             "parameters": {"l2": {"type": "float", "low": 0, "high": 1}}}
-    assert make_early_stopping(parse_spec(base)) is None
+    assert make_early_stopping(parse_spec({**base, "early_stopping": {"kind": "none"}})) is None
+    assert make_early_stopping(parse_spec(base)) == RungRule(  # the default
+        kind="asha", eta=3, min_epochs=1, grace=0, resume=True, max_epochs=20)
     median = parse_spec({**base, "early_stopping": {"kind": "median", "min_trials": 8}})
     assert make_early_stopping(median) == MedianRule(min_trials=8, min_epochs=3)
