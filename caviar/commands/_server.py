@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from caviar.errors import UsageError
 from worker.client import ApiError, CaviarClient, ClientError, RetryPolicy
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -20,6 +21,12 @@ def add_server_option(parser: argparse.ArgumentParser) -> None:
         "--server", default=os.environ.get("CAVIAR_SERVER", DEFAULT_SERVER),
         help="server base URL (default: $CAVIAR_SERVER or %(default)s)",
     )
+
+
+def check_search_id(value: int | None, name: str = "SEARCH") -> None:
+    """A usage error unless the search id given (if any) can be one."""
+    if value is not None and value < 1:
+        raise UsageError(f"{name}: must be a search id (1 or more), got {value}")
 
 
 def connect(args: argparse.Namespace) -> CaviarClient:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 
 from caviar.commands._leaderboard import done_count
-from caviar.commands._server import add_server_option, connect, reports_server_errors
-from caviar.errors import UsageError
+from caviar.commands._server import (
+    add_server_option,
+    check_search_id,
+    connect,
+    reports_server_errors,
+)
 from domain.lifecycle.states import TrialStatus
 
 
@@ -23,8 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_server_errors
 def run(args: argparse.Namespace) -> int:
-    if args.search < 1:
-        raise UsageError(f"SEARCH: must be a search id (1 or more), got {args.search}")
+    check_search_id(args.search)
     with connect(args) as client:
         search = client.cancel_search(args.search)
     running = (search.get("counts") or {}).get(TrialStatus.RUNNING, 0)

@@ -8,8 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from caviar.commands._leaderboard import format_value, goal_of, params_text
-from caviar.commands._server import add_server_option, connect, reports_server_errors
-from caviar.errors import UsageError
+from caviar.commands._server import (
+    add_server_option,
+    check_search_id,
+    connect,
+    reports_server_errors,
+)
 
 SEED = "seed"
 """The training key a re-test changes (DESIGN.md, "Training keys")."""
@@ -34,8 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_server_errors
 def run(args: argparse.Namespace) -> int:
-    if args.search < 1:
-        raise UsageError(f"SEARCH: must be a search id (1 or more), got {args.search}")
+    check_search_id(args.search)
     with connect(args) as client:
         answer = client.retest(args.search, args.top, args.seeds)
         origin_ids = dict.fromkeys(trial["origin_trial_id"] for trial in answer["trials"])

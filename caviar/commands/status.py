@@ -13,8 +13,12 @@ from caviar.commands._leaderboard import (
     params_text,
     searches_table,
 )
-from caviar.commands._server import add_server_option, connect, reports_server_errors
-from caviar.errors import UsageError
+from caviar.commands._server import (
+    add_server_option,
+    check_search_id,
+    connect,
+    reports_server_errors,
+)
 from domain.lifecycle.states import TrialStatus
 
 
@@ -34,8 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_server_errors
 def run(args: argparse.Namespace) -> int:
-    if args.search is not None and args.search < 1:
-        raise UsageError(f"SEARCH: must be a search id (1 or more), got {args.search}")
+    check_search_id(args.search)
     with connect(args) as client:
         if args.search is None:
             page = client.list_searches(limit=args.limit)

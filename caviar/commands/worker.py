@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from caviar.commands._server import add_server_option
+from caviar.commands._server import add_server_option, check_search_id
 from caviar.errors import UsageError
 
 
@@ -36,8 +36,7 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-trials: must be at least 1, got {args.max_trials}")
     if args.idle_exit is not None and args.idle_exit < 0:
         raise UsageError(f"--idle-exit: must be 0 or more seconds, got {args.idle_exit}")
-    if args.search is not None and args.search < 1:
-        raise UsageError(f"--search: must be a search id (1 or more), got {args.search}")
+    check_search_id(args.search, "--search")
     if not args.server.startswith(("http://", "https://")):
         raise UsageError(f"--server: must be an http:// or https:// URL, got {args.server!r}")
 
