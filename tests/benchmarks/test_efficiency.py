@@ -7,7 +7,6 @@ import math
 from datetime import datetime, timedelta
 
 import numpy as np
-import pytest
 
 from benchmarks import efficiency as eff
 
@@ -119,7 +118,6 @@ def test_a_search_that_pauses_and_resumes_counts_each_epoch_once() -> None:
 
 
 def test_an_optuna_hyperband_search_repeats_exactly() -> None:
-    pytest.importorskip("optuna")
     first, again = (eff.run_one("digits-demo", "optuna-tpe+hyperband", 1, 4) for _ in range(2))
     assert first.error is None and again.error is None
     assert (first.completions, first.epochs) == (again.completions, again.epochs)
