@@ -931,7 +931,8 @@ def plot_task(task: Task, trials: int, runs: dict[str, list[Run]], target: float
     axes.set_xlim(0, grid[-1])
     axes.set_xlabel("cumulative epochs (every trial's)")
     axes.set_ylabel("best dev_accuracy of completed trials")
-    axes.set_title(f"{task.name}: {trials} trials of up to {task.epochs} epochs, "
+    axes.set_title(f"{task.name}: {trials * task.epochs} epochs ({trials} trials of "
+                   f"{task.epochs} epochs), "
                    f"{max(len(r) for r in runs.values())} seeds: median; quartiles of "
                    f"{', '.join(n for n in BANDS if n in runs)}", fontsize=10)
     axes.grid(alpha=0.3)
