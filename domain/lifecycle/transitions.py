@@ -204,6 +204,11 @@ def record_epoch(trial: TrialRecord, epoch: int, value: float | None, goal: str)
     trial.last_epoch = epoch if trial.last_epoch is None else max(trial.last_epoch, epoch)
 
 
+def epochs_trained(trial: TrialRecord) -> int:
+    """How many epochs the trial reported (epochs count from 0)."""
+    return 0 if trial.last_epoch is None else trial.last_epoch + 1
+
+
 def reported(search: SearchRecord, trial: TrialRecord, now: datetime, lease_seconds: float
              ) -> None:
     """End a report that stored something: the lease is extended and the cursor moves once."""
@@ -240,7 +245,7 @@ def pause(search: SearchRecord, trial: TrialRecord, epoch: int, now: datetime) -
     allow(trial, Event.PAUSE)
     if trial.stop_cause != StopCause.PAUSE:
         raise IllegalTransition(f"trial {trial.id} was not told to pause: it cannot pause")
-    reported_epochs = 0 if trial.last_epoch is None else trial.last_epoch + 1
+    reported_epochs = epochs_trained(trial)
     if epoch != reported_epochs:
         raise Invalid(["body", "epoch"], f"the checkpoint holds {epoch} epochs but trial "
                       f"{trial.id} reported {reported_epochs}: report every epoch first")
@@ -266,10 +271,9 @@ def final_status(search: SearchRecord, trial: TrialRecord) -> TrialStatus:
     """The state a running trial ends in when its run ends: by its search and stop cause."""
     if search.status == SearchStatus.CANCELLED:
         return TrialStatus.CANCELLED
-    if trial.stop_cause == StopCause.PAUSE:  # it completes instead of pausing
-        trained = 0 if trial.last_epoch is None else trial.last_epoch + 1
-        ran_out = trained >= search.spec.trial_epochs(trial.params)
-        return TrialStatus.COMPLETED if ran_out else StopCause.ASHA_RULE.final_status
+    if (trial.stop_cause == StopCause.PAUSE  # it completes instead of pausing, having run out
+            and epochs_trained(trial) >= search.spec.trial_epochs(trial.params)):
+        return TrialStatus.COMPLETED
     if trial.stop_cause is not None:
         return trial.stop_cause.final_status
     return TrialStatus.COMPLETED

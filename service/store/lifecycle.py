@@ -119,10 +119,15 @@ class Instruction:
         return self.reason is not None
 
     @classmethod
+    def told(cls, reason: str | None, cause: str | None, lease_expires_at: datetime | None
+             ) -> Instruction:
+        """What a trial told `reason` for `cause` (its stored columns) hears."""
+        return cls(reason, lease_expires_at, cause == StopCause.PAUSE)
+
+    @classmethod
     def of(cls, trial: TrialRecord) -> Instruction:
         """What the trial's worker is told now."""
-        return cls(trial.stop_reason, trial.lease_expires_at,
-                   trial.stop_cause == StopCause.PAUSE)
+        return cls.told(trial.stop_reason, trial.stop_cause, trial.lease_expires_at)
 
 
 # A heartbeat's `check_lease` and `extend` as one statement: it changes nothing but the
@@ -272,7 +277,7 @@ class Lifecycle:
                 _, trial = Rows(sql).read_search_of_trial(trial_id)
                 check_lease(trial, lease_token, Event.EXTEND)
                 raise Conflict(f"trial {trial_id}: its lease changed while being extended")
-            return Instruction(row[0], expires_at, row[1] == StopCause.PAUSE)
+            return Instruction.told(row[0], row[1], expires_at)
 
     def requeue_expired(self) -> int:
         """Take back every trial whose lease ran out, in every search (the server's sweep);

@@ -122,4 +122,4 @@ class PostgresLifecycle(Lifecycle):
             return None
         trial.seq = written[0]
         self._known.remember(KnownTrial(trial, known.metric, known.goal))
-        return Instruction(trial.stop_reason, expires_at)
+        return Instruction.of(trial)
