@@ -23,6 +23,7 @@ COMMANDS = {
     "validate": "check search specs offline, by the server's rules",
     "status": "list searches, or show one search's counts and leaderboard",
     "cancel": "cancel a search",
+    "token": "create, list and revoke API tokens",
     "retest": "train a search's best trials again with new seeds, to rank them by the mean",
     "demo": "run server, workers and the example search on this machine",
 }

@@ -16,9 +16,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api import analysis, checkpoints, datasets, retests, searches, system, trials, worker
+from service.api import (
+    analysis,
+    checkpoints,
+    datasets,
+    retests,
+    searches,
+    system,
+    tokens,
+    trials,
+    worker,
+)
 from service.api.dispatch import WorkerDispatch
 from service.api.errors import install_error_handlers
+from service.auth.guard import Guard, GuardMiddleware
+from service.auth.roles import Role
+from service.auth.tokens import has_live_tokens
 from service.dashboard import mount_dashboard
 from service.db.migrate import upgrade_to_head
 from service.db.session import Database
@@ -78,6 +91,14 @@ async def _sweep_leases(lifecycle: Lifecycle, every: float) -> None:
             log.info("released %d expired lease(s)", released)
 
 
+def requires_tokens(settings: Settings, db: Database) -> bool:
+    """Whether the server requires tokens: CAVIAR_AUTH, and in `auto` mode whether the
+    database holds a live token when the server starts."""
+    if settings.auth == "auto":
+        return has_live_tokens(db)
+    return settings.auth == "required"
+
+
 def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
                ) -> CaviarApp:
     """The server app for the settings (default: from the environment).
@@ -90,6 +111,9 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     upgrade_to_head(db.write_engine)
     counters = Metrics()
     lifecycle = open_lifecycle(db, settings.lease_seconds, settings.postgres_fast_path)
+    guard = Guard(db, requires_tokens(settings, db), rates={
+        Role.ADMIN: settings.rate_limit, Role.USER: settings.rate_limit,
+        Role.READER: settings.rate_limit, Role.WORKER: settings.worker_rate_limit})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -113,9 +137,12 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     app.state.settings = settings
     app.state.metrics = counters
     app.state.importances = ImportanceCache()
+    app.state.guard = guard
     install_error_handlers(app)
-    for module in (searches, retests, analysis, trials, worker, checkpoints, datasets, system):
+    for module in (searches, retests, analysis, trials, worker, checkpoints, datasets, tokens,
+                   system):
         app.include_router(module.router)
+    app.add_middleware(GuardMiddleware, guard=guard)
     app.add_middleware(LatencyMiddleware, metrics=counters)
     if fast_worker_routes:
         app.dispatch = WorkerDispatch(worker.ROUTES)

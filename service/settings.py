@@ -11,6 +11,10 @@
 | `CAVIAR_REQUEUE_SECONDS` | 2 | how often the server returns expired leases to pending |
 | `CAVIAR_WORKERS` | 1 | server processes (`caviar serve --workers`) |
 | `CAVIAR_POSTGRES_FAST_PATH` | 1 | 0: the portable store on PostgreSQL, not its fast path |
+| `CAVIAR_AUTH` | auto | `required`, `off`, or `auto`: tokens required if the database holds one |
+| `CAVIAR_RATE_LIMIT` | 50 | calls a second per admin, user or reader token (bursts of twice that) |
+| `CAVIAR_WORKER_RATE_LIMIT` | 2000 | calls a second per worker token (a fleet may share one) |
+| `CAVIAR_MAX_OPEN_SEARCHES` | 100 | running searches per owner |
 
 `CAVIAR_POSTGRES_FAST_PATH=0` runs PostgreSQL through service.store.lifecycle
 instead of service.store.postgres: slower; for diagnosis, and for the tests that
@@ -41,6 +45,19 @@ def _env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}: must be 1 or 0 (true or false), got {env.get(name)!r}")
 
 
+AUTH_MODES = ("auto", "required", "off")
+
+
+def _env_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]
+                ) -> str:
+    text = (env.get(name) or "").strip().lower()
+    if text == "":
+        return default
+    if text not in choices:
+        raise SettingsError(f"{name}: must be one of {', '.join(choices)}, got {env.get(name)!r}")
+    return text
+
+
 def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
     text = env.get(name)
     if text is None or text.strip() == "":
@@ -68,6 +85,10 @@ class Settings:
     requeue_seconds: float = 2.0
     workers: int = 1
     postgres_fast_path: bool = True
+    auth: str = "auto"
+    rate_limit: float = 50.0
+    worker_rate_limit: float = 2000.0
+    max_open_searches: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -92,6 +113,12 @@ class Settings:
             "workers": _env_number(env, "CAVIAR_WORKERS", cls.workers, int),
             "postgres_fast_path": _env_flag(env, "CAVIAR_POSTGRES_FAST_PATH",
                                             cls.postgres_fast_path),
+            "auth": _env_choice(env, "CAVIAR_AUTH", cls.auth, AUTH_MODES),
+            "rate_limit": _env_number(env, "CAVIAR_RATE_LIMIT", cls.rate_limit, float),
+            "worker_rate_limit": _env_number(env, "CAVIAR_WORKER_RATE_LIMIT",
+                                             cls.worker_rate_limit, float),
+            "max_open_searches": _env_number(env, "CAVIAR_MAX_OPEN_SEARCHES",
+                                             cls.max_open_searches, int),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -37,6 +37,8 @@ from domain.protocol import (
 )
 
 API = "/api/v1"
+TOKEN_ENV = "CAVIAR_TOKEN"
+"""The environment variable the CLI and `caviar worker` read their API token from."""
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
 
@@ -106,6 +108,18 @@ def _called(response: httpx.Response) -> str:
     return f"{response.request.method} {response.request.url.path}"
 
 
+MAX_RETRY_AFTER = 60.0
+
+
+def _retry_after(response: httpx.Response | None) -> float:
+    """The seconds a 429's Retry-After asks for (at most MAX_RETRY_AFTER), else 0."""
+    text = "" if response is None else response.headers.get("Retry-After", "")
+    try:
+        return min(MAX_RETRY_AFTER, max(0.0, float(text)))
+    except ValueError:
+        return 0.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with full jitter: attempt n waits U(0, min(cap, base * 2**n)).
@@ -136,12 +150,15 @@ class CaviarClient:
 
     def __init__(self, base_url: str, timeout: float = 10.0, retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, seed: int | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
+                 token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._rng = random.Random(seed)
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  headers=headers)
 
     def close(self) -> None:
         self._http.close()
@@ -157,29 +174,33 @@ class CaviarClient:
     def request(self, method: str, path: str, *, json: Any = None, params: Any = None,
                 files: Any = None, data: Any = None, content: bytes | None = None,
                 idempotent: bool = True, retry: RetryPolicy | None = None) -> httpx.Response:
-        """Send one request; retry connection errors and 5xx; raise on 4xx.
+        """Send one request; retry connection errors, 5xx and 429; raise on other 4xx.
 
         A non-idempotent request (creating a search, uploading) is retried only when
-        it cannot have been processed: a failed connect, or a 503.
+        it cannot have been processed: a failed connect, a 503 or a 429. After a 429
+        the client waits at least the answer's Retry-After.
         """
         policy = retry or self.retry
         tries = 0
         while True:
             response, problem, retryable = self._try_once(method, path, json, params, files,
                                                           data, content, idempotent)
-            if response is not None:
+            if response is not None and response.status_code != 429:
                 return response
             tries += 1
+            if response is not None and (policy.attempts is not None
+                                         and tries >= policy.attempts):
+                raise self._api_error(response, method, path)
             if not retryable or (policy.attempts is not None and tries >= policy.attempts):
                 raise ServerUnavailable(
                     f"{method} {self.base_url}{path}: {problem} (after {tries} tries)"
                 )
-            self._sleep(policy.delay(tries - 1, self._rng))
+            self._sleep(max(policy.delay(tries - 1, self._rng), _retry_after(response)))
 
     def _try_once(self, method: str, path: str, json: Any, params: Any, files: Any, data: Any,
                   content: bytes | None, idempotent: bool
                   ) -> tuple[httpx.Response | None, str, bool]:
-        """(the final response, or None with what went wrong and whether to retry)."""
+        """(the final response or a 429, or None with what went wrong; whether to retry)."""
         try:
             response = self._http.request(method, path, json=json, params=params,
                                           files=files, data=data, content=content)
@@ -190,6 +211,8 @@ class CaviarClient:
         if response.status_code >= 500:
             retryable = idempotent or response.status_code == 503
             return None, f"server error {response.status_code}", retryable
+        if response.status_code == 429:
+            return response, "too many requests", True
         if response.status_code >= 400:
             raise self._api_error(response, method, path)
         return response, "", False
@@ -336,3 +359,19 @@ class CaviarClient:
 
     def list_datasets(self) -> dict[str, Any]:
         return self._json("GET", "/datasets")
+
+    # Tokens (an admin's) and the caller.
+
+    def create_token(self, name: str, role: str, owner: str | None = None) -> dict[str, Any]:
+        """A new token: its description and `token`, which the server shows this once."""
+        return self._json("POST", "/tokens", json={"name": name, "role": role, "owner": owner},
+                          idempotent=False)
+
+    def list_tokens(self) -> dict[str, Any]:
+        return self._json("GET", "/tokens")
+
+    def revoke_token(self, token_id: int) -> dict[str, Any]:
+        return self._json("POST", f"/tokens/{token_id}/revoke")
+
+    def whoami(self) -> dict[str, Any]:
+        return self._json("GET", "/whoami")

@@ -55,7 +55,7 @@ def run_process(server: str, worker_id: str | None, search_id: int | None,
     os.environ.update(BLAS_ENV)
     from threadpoolctl import threadpool_limits
 
-    from worker.client import CaviarClient
+    from worker.client import TOKEN_ENV, CaviarClient
     from worker.logs import worker_logger
     from worker.runner import Runner, RunnerOptions
 
@@ -66,7 +66,7 @@ def run_process(server: str, worker_id: str | None, search_id: int | None,
         max_trials=max_trials, idle_exit=idle_exit, verbose=verbose,
         parent_pid=int(parent) if parent else None,
     )
-    with CaviarClient(server) as client:
+    with CaviarClient(server, token=os.environ.get(TOKEN_ENV) or None) as client:
         runner = Runner(client, options, log=worker_logger(options.worker_id))
         _on_signals(runner.request_shutdown, lambda signum: os._exit(128 + signum))
         return runner.run()

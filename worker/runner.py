@@ -102,7 +102,8 @@ class Runner:
         return self._shutdown or (parent is not None and os.getppid() != parent)
 
     def run(self) -> int:
-        """Loop until shutdown, --max-trials or --idle-exit; return the exit code (0)."""
+        """Loop until shutdown, --max-trials or --idle-exit; return the exit code: 0, or 1
+        when the server refuses the worker's token (401 or 403)."""
         self.log.info("worker %s pulling from %s", self.options.worker_id, self.client.base_url)
         idle_since = time.monotonic()
         unreachable = 0
@@ -117,7 +118,14 @@ class Runner:
                     self.log.warning("server unreachable, retrying: %s", error)
                 unreachable += 1
                 self._idle(min(5.0, 0.5 * unreachable), started)
-            except (ApiError, UnexpectedAnswer) as error:
+            except ApiError as error:
+                if error.status in (401, 403):
+                    self.log.error("the server refused this worker's token, stopping: %s "
+                                   "(set CAVIAR_TOKEN to a token of role worker)", error)
+                    return 1
+                self.log.error("claim failed: %s", error)
+                self._idle(5.0, started)
+            except UnexpectedAnswer as error:
                 self.log.error("claim failed: %s", error)
                 self._idle(5.0, started)
             else:

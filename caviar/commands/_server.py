@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from caviar.errors import UsageError
-from worker.client import ApiError, CaviarClient, ClientError, RetryPolicy
+from worker.client import TOKEN_ENV, ApiError, CaviarClient, ClientError, RetryPolicy
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 COMMAND_RETRY = RetryPolicy(attempts=3, base=0.2, cap=1.0)
@@ -30,8 +30,9 @@ def check_search_id(value: int | None, name: str = "SEARCH") -> None:
 
 
 def connect(args: argparse.Namespace) -> CaviarClient:
-    """A client for the server the command line names."""
-    return CaviarClient(args.server, retry=COMMAND_RETRY)
+    """A client for the server the command line names, with the token of CAVIAR_TOKEN."""
+    return CaviarClient(args.server, retry=COMMAND_RETRY,
+                        token=os.environ.get(TOKEN_ENV) or None)
 
 
 def reports_server_errors(run: Callable[[argparse.Namespace], int]
@@ -49,6 +50,8 @@ def reports_server_errors(run: Callable[[argparse.Namespace], int]
             prefix = f"caviar {args.command}: error:"
             for line in error.messages():
                 print(f"{prefix} {line}", file=sys.stderr)
+            if error.status == 401 and not os.environ.get(TOKEN_ENV):
+                print(f"{prefix} set {TOKEN_ENV} to a token of this server", file=sys.stderr)
             return 2 if error.status == 422 else 1
         except ClientError as error:
             print(f"caviar {args.command}: error: server {args.server} unreachable: {error}",

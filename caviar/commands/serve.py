@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import os
 import socket
+import sys
 from typing import TYPE_CHECKING
 
 from caviar.errors import UsageError
@@ -34,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="server processes sharing the port (default 1, or CAVIAR_WORKERS); each "
         "counts its own /metrics",
     )
+    parser.add_argument(
+        "--insecure", action="store_true",
+        help="serve a non-loopback address without tokens (anyone who reaches the port may "
+        "do anything); without it such a server refuses to start")
+    parser.add_argument("--ssl-certfile", default=None, help="TLS certificate (PEM) to serve "
+                        "HTTPS with (or terminate TLS at a reverse proxy: docs/deploy.md)")
+    parser.add_argument("--ssl-keyfile", default=None, help="the certificate's private key "
+                        "(PEM)")
     parser.add_argument("--log-level", default="info",
                         choices=("critical", "error", "warning", "info", "debug"))
     parser.set_defaults(run=run)
@@ -51,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port: must be between 1 and 65535, got {args.port}")
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise UsageError(f"--workers: must be between 1 and 64, got {args.workers}")
+    tls = _tls_options(args.ssl_certfile, args.ssl_keyfile)
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -76,8 +87,9 @@ def run(args: argparse.Namespace) -> int:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         raise UsageError(f"--database-url: cannot open {shown!r}: {reason}") from None
+    _check_exposure(args.host, app.state.guard.required, args.insecure)
     options = {"host": args.host, "port": args.port, "log_level": args.log_level,
-               "access_log": False}
+               "access_log": False, **tls}
     if settings.workers == 1:
         uvicorn.run(app, **options)
         return 0
@@ -86,6 +98,50 @@ def run(args: argparse.Namespace) -> int:
     _serve_in_processes(uvicorn.Config("service.app:create_app", factory=True,
                                        workers=settings.workers, **options))
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a listening address is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_exposure(host: str, tokens_required: bool, insecure: bool) -> None:
+    """Refuse to serve a non-loopback address without tokens, unless --insecure; say on
+    stderr when the API is open."""
+    if tokens_required:
+        print(f"caviar serve: tokens required on {host} (Authorization: Bearer)",
+              file=sys.stderr)
+        return
+    if is_loopback(host):
+        print(f"caviar serve: no tokens: the API is open to anyone on this machine ({host}); "
+              "`caviar token create --role admin ...` on this database turns tokens on",
+              file=sys.stderr)
+        return
+    if not insecure:
+        raise UsageError(
+            f"--host {host}: not a loopback address, and this server requires no token (the "
+            "database holds none, or CAVIAR_AUTH=off): anyone who reaches the port could do "
+            "anything. Make an admin token first (`caviar token create --role admin --name "
+            "NAME --database-url URL`), or pass --insecure")
+    print(f"caviar serve: --insecure: the API on {host} is open to anyone who reaches it",
+          file=sys.stderr)
+
+
+def _tls_options(certfile: str | None, keyfile: str | None) -> dict[str, str]:
+    """uvicorn's TLS options, after checking the files can be read."""
+    if (certfile is None) != (keyfile is None):
+        raise UsageError("--ssl-certfile and --ssl-keyfile: give both, or neither")
+    if certfile is None or keyfile is None:
+        return {}
+    for flag, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if not os.access(path, os.R_OK) or not os.path.isfile(path):
+            raise UsageError(f"{flag}: cannot read {path!r}")
+    return {"ssl_certfile": certfile, "ssl_keyfile": keyfile}
 
 
 def _serve_in_processes(config: uvicorn.Config) -> None:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from domain.protocol import Epoch, LeaseToken
 from service.api import views
+from service.api.access import caller_may
 from service.api.deps import API_PREFIX, TrialId
 from service.api.errors import documented
 from service.api.schemas import TrialOut
+from service.auth.roles import Permission
 
-router = APIRouter(prefix=API_PREFIX, tags=["worker protocol"])
+router = APIRouter(prefix=API_PREFIX, tags=["worker protocol"],
+                   dependencies=[Depends(caller_may(Permission.WORK))])
 Sha256 = Annotated[str, Query(pattern="^[0-9a-f]{64}$", description="the bytes' SHA-256, hex")]
 NO_TRIAL = "no trial has this id, or it has no checkpoint"
 LEASE_CONFLICT = ("the lease token is not the trial's current one, or the trial is not "

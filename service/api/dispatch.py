@@ -2,7 +2,8 @@
 
 `WorkerDispatch` answers a POST to one of service.api.worker.ROUTES before the
 app's middleware, routing and dependency solving run. It matches the route's
-path template as Starlette does, validates the trial id with the same
+path template as Starlette does, lets the caller in as the guard and the route's
+permission do (service.auth.guard, service.api.access), validates the trial id with the same
 annotated type as FastAPI (`TrialId`) and the body with the route's model
 (from the raw bytes, which pydantic parses faster than `json.loads` and a
 validation of the result), calls the route's handler, answers errors with the
@@ -25,9 +26,12 @@ from starlette.types import Receive, Scope, Send
 
 from domain.error_format import clean_errors
 from domain.errors import Invalid
+from service.api.access import forbidden
 from service.api.deps import TrialId
 from service.api.errors import ANSWERED, INTERNAL_ERROR, NOT_JSON, error_answer, is_json
 from service.api.worker import Answer, WorkerRoute, respond
+from service.auth.guard import Refused, refusal_response
+from service.auth.roles import Permission
 
 log = logging.getLogger("caviar.server")
 _TRIAL_ID = TypeAdapter(TrialId)
@@ -64,6 +68,14 @@ class WorkerDispatch:
         """Answer one call and record its latency."""
         start = time.perf_counter()
         route = matched.route
+        try:
+            caller = state.guard.caller(scope["headers"])
+            if not caller.may(Permission.WORK):
+                raise forbidden(caller, Permission.WORK)
+        except Refused as refused:
+            await refusal_response(refused)(scope, receive, send)
+            state.metrics.observe("POST", route.path, time.perf_counter() - start)
+            return
         try:
             answer = _answer(state, matched, scope, await _read_body(receive))
         except Exception:

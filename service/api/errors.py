@@ -27,10 +27,11 @@ from starlette.routing import compile_path
 
 from domain.error_format import clean_errors
 from domain.errors import Conflict, Invalid, NotFound
+from service.auth.guard import Refused, refusal_response
 
 
 class ErrorAnswer(BaseModel):
-    """The body of a 404, 409, 413, 500 or 503: a sentence."""
+    """The body of a 401, 403, 404, 409, 413, 429, 500 or 503: a sentence."""
 
     detail: str
 
@@ -51,6 +52,10 @@ class InvalidAnswer(BaseModel):
 
 
 EVERY_ROUTE = {
+    401: ("no token, or not a valid one (a server that requires tokens)", ErrorAnswer),
+    403: ("the token's role may not do this; `detail` names the permission", ErrorAnswer),
+    429: ("too many requests for this token; retry after `Retry-After` seconds",
+          ErrorAnswer),
     422: ("a field breaks a rule; `detail` names each", InvalidAnswer),
     500: ("a bug of the server's own; its traceback is in the server's log", ErrorAnswer),
     503: ("the database is unavailable (retry later); `detail` says why", ErrorAnswer),
@@ -142,6 +147,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for error in ANSWERED:
         app.add_exception_handler(error, _answer)
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, exc: Refused) -> JSONResponse:
+        return refusal_response(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, __: Exception) -> JSONResponse:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from service.api import views
-from service.api.deps import API_PREFIX, SearchId, database, lifecycle, settings
+from service.api.access import ChangeableSearch, ReadableSearch
+from service.api.deps import API_PREFIX, database, lifecycle, settings
 from service.api.errors import documented
 from service.api.schemas import Leaderboard, RetestOut, RetestRequest
 from service.api.searches import NO_SEARCH
@@ -25,7 +26,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["searches"])
 @router.post("/searches/{search_id}/retest", status_code=201, response_model=RetestOut,
              responses=documented({404: NO_SEARCH, 409: "the search is cancelled, or has no "
                                    "completed trial yet"}))
-def retest(search_id: SearchId, body: RetestRequest,
+def retest(search_id: ChangeableSearch, body: RetestRequest,
            db: Annotated[Database, Depends(database)],
            store: Annotated[Lifecycle, Depends(lifecycle)],
            config: Annotated[Settings, Depends(settings)]) -> JSONResponse:
@@ -41,7 +42,7 @@ def retest(search_id: SearchId, body: RetestRequest,
 
 @router.get("/searches/{search_id}/leaderboard", response_model=Leaderboard,
             responses=documented({404: NO_SEARCH}))
-def leaderboard(search_id: SearchId, db: Annotated[Database, Depends(database)],
+def leaderboard(search_id: ReadableSearch, db: Annotated[Database, Depends(database)],
                 limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> JSONResponse:
     """The search's settings, best mean first: each trial its sampler proposed with its
     completed re-tests (runs, mean, sample std, values)."""

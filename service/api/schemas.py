@@ -10,12 +10,13 @@ which derive from `TrialOut`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
 from domain.lifecycle.states import SearchStatus, StopCause, TrialStatus
 from domain.protocol import RequestBody
+from service.auth.roles import Role
 from service.search.rungs import Outcome
 
 MAX_CURSOR = 2**63 - 1
@@ -84,6 +85,8 @@ class SearchOut(BaseModel):
     best_trial: TrialOut | None
     cursor: int
     rounds: list[Round]
+    owner: str | None = Field(description="the owner of the token that created it (null: "
+                              "created by a server running without tokens)")
 
 
 class SearchList(BaseModel):
@@ -137,6 +140,7 @@ class DatasetOut(BaseModel):
     n_classes: int
     bytes: int
     created_at: str
+    owner: str | None
 
 
 class DatasetList(BaseModel):
@@ -195,3 +199,48 @@ class ImportanceOut(BaseModel):
                                  "(re-tests left out); below the minimum, those so far")
     parameters: list[ParameterImportanceOut]
     reason: str | None = Field(description="why there is no importance yet, or null")
+
+
+TokenName = Annotated[str, Field(min_length=1, max_length=100,
+                                 pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")]
+"""A token's name or owner: letters, digits and . _ @ - (starting with a letter or digit)."""
+
+
+class TokenCreate(RequestBody):
+    """A new token: its name, role, and the owner it acts for (default: its name)."""
+
+    name: TokenName
+    role: Role
+    owner: TokenName | None = None
+
+
+class TokenOut(BaseModel):
+    """A token as listings show it: never the token, only its first characters."""
+
+    id: int
+    name: str
+    role: Role
+    owner: str
+    prefix: str
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class TokenCreated(TokenOut):
+    """A new token, with the token itself: shown this once, never stored."""
+
+    token: str
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+
+
+class WhoAmI(BaseModel):
+    """The caller a request is made by, and whether the server requires tokens."""
+
+    name: str
+    role: Role
+    owner: str | None
+    authentication: Literal["tokens", "open"]

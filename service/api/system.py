@@ -10,8 +10,10 @@ from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
 from domain.lifecycle.states import TrialStatus
+from service.api.access import caller_may
 from service.api.deps import database, metrics
 from service.api.errors import documented
+from service.auth.roles import Permission
 from service.db.models import Search
 from service.db.session import Database
 from service.metrics import Metrics
@@ -43,7 +45,8 @@ def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
 @router.get("/metrics", response_class=PlainTextResponse,
             responses={200: {"content": {"text/plain": {}},
                              "description": "Prometheus text exposition format 0.0.4"},
-                       **documented({}, takes_input=False)})
+                       **documented({}, takes_input=False)},
+            dependencies=[Depends(caller_may(Permission.MONITOR))])
 def prometheus(db: Annotated[Database, Depends(database)],
                counters: Annotated[Metrics, Depends(metrics)]) -> PlainTextResponse:
     """Prometheus text: trials by state, claims, request latency."""

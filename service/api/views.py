@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.lifecycle.states import TrialStatus
 from service.api.schemas import TRIAL_FIELDS
+from service.auth.tokens import TokenInfo
 from service.store.importance_view import Importance
 from service.store.lifecycle import Claimed, Instruction
 from service.store.retests import Ranked
@@ -71,6 +72,7 @@ def search_json(view: SearchView) -> dict[str, Any]:
         "best_trial": None if view.best is None else trial_json(view.best),
         "cursor": search.last_seq,
         "rounds": search.rounds,
+        "owner": search.owner,
     }
 
 
@@ -101,6 +103,7 @@ def dataset_json(row: Any) -> dict[str, Any]:
         "n_classes": row.n_classes,
         "bytes": row.bytes,
         "created_at": iso(row.created_at),
+        "owner": row.owner,
     }
 
 
@@ -176,4 +179,18 @@ def importance_json(answer: Importance) -> dict[str, Any]:
         "parameters": [{"name": name, "importance": share}
                        for name, share in answer.parameters],
         "reason": answer.reason,
+    }
+
+
+def token_json(token: TokenInfo) -> dict[str, Any]:
+    """A token's description (schemas.TokenOut): never the token itself."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "role": token.role,
+        "owner": token.owner,
+        "prefix": token.prefix,
+        "created_at": iso(token.created_at),
+        "last_used_at": iso(token.last_used_at),
+        "revoked_at": iso(token.revoked_at),
     }

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from starlette.datastructures import State
 from starlette.responses import JSONResponse, Response
@@ -32,9 +32,11 @@ from domain.protocol import (
     ReportRequest,
 )
 from service.api import views
+from service.api.access import caller_may
 from service.api.deps import API_PREFIX, TrialId
 from service.api.errors import documented
 from service.api.schemas import TrialOut
+from service.auth.roles import Permission
 from service.store.datasets import get_dataset_info
 from service.store.searches import uploaded_dataset_id
 
@@ -132,7 +134,7 @@ def _endpoint(route: WorkerRoute) -> Callable[..., Awaitable[Response]]:
     return on_search
 
 
-router = APIRouter(tags=["worker protocol"])
+router = APIRouter(tags=["worker protocol"], dependencies=[Depends(caller_may(Permission.WORK))])
 for _route in ROUTES:
     router.add_api_route(
         _route.path, _endpoint(_route), methods=["POST"], response_model=_route.answer,

@@ -1,4 +1,4 @@
-"""The tables: searches, trials, their per-epoch rows, and uploaded datasets.
+"""The tables: searches, trials, their per-epoch rows, uploaded datasets and API tokens.
 
 Times are naive UTC datetimes (`utcnow`). States are the strings of
 domain.lifecycle.states; a trial's `stop_cause` says why it stopped short of
@@ -79,8 +79,10 @@ class Search(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     best_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
-    __table_args__ = (Index("ix_searches_status_id", "status", "id"),)
+    __table_args__ = (Index("ix_searches_status_id", "status", "id"),
+                      Index("ix_searches_owner", "owner"))
 
 
 class Trial(Base):
@@ -202,3 +204,24 @@ class Dataset(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[builtins.bytes] = mapped_column(LargeBinary)  # `bytes` is the column above
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class ApiToken(Base):
+    """An API token: its SHA-256 (never the token), name, role, owner and times.
+
+    `owner` names whose searches and datasets the token acts on; `prefix` is the
+    token's first characters, shown in listings so a user can tell tokens apart.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -25,8 +25,9 @@ def format_of(filename: str) -> str:
 
 
 def create_dataset(db: Database, data: bytes, filename: str, name: str | None,
-                   label_column: str | None) -> Dataset:
-    """Parse and check an upload, then store it; a bad file is Invalid saying what is wrong."""
+                   label_column: str | None, owner: str | None = None) -> Dataset:
+    """Parse and check an upload, then store it as `owner`'s; a bad file is Invalid saying
+    what is wrong."""
     format = format_of(filename)
     name = name or filename
     try:
@@ -37,7 +38,7 @@ def create_dataset(db: Database, data: bytes, filename: str, name: str | None,
         name=name, format=format, label_column=(label_column or "label") if format == "csv"
         else None, sha256=hashlib.sha256(data).hexdigest(), n_samples=parsed.n_samples,
         n_features=parsed.n_features, n_classes=parsed.n_classes, bytes=len(data), data=data,
-        created_at=utcnow(),
+        created_at=utcnow(), owner=owner,
     )
     with db.write() as session:
         session.add(row)
@@ -45,12 +46,16 @@ def create_dataset(db: Database, data: bytes, filename: str, name: str | None,
         return row
 
 
-def list_datasets(db: Database, limit: int, offset: int) -> tuple[list[Row], int]:
-    """A page of datasets, newest first (without their bytes), and the total."""
+def list_datasets(db: Database, limit: int, offset: int, owner: str | None = None
+                  ) -> tuple[list[Row], int]:
+    """A page of datasets, newest first (without their bytes), and the total; only
+    `owner`'s if one is given."""
+    where = [] if owner is None else [Dataset.owner == owner]
     with db.read() as session:
-        total = session.scalar(select(func.count()).select_from(Dataset)) or 0
+        total = session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0
         rows = session.execute(
-            select(*DESCRIPTION).order_by(Dataset.id.desc()).limit(limit).offset(offset)
+            select(*DESCRIPTION).where(*where).order_by(Dataset.id.desc()).limit(limit)
+            .offset(offset)
         ).all()
         return list(rows), total
 

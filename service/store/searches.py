@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.errors import Invalid, NotFound
+from domain.errors import Conflict, Invalid, NotFound
 from domain.lifecycle.states import SearchStatus
 from domain.spec import SearchSpec
 from service.db.models import Dataset, Search, Trial, utcnow
@@ -39,8 +39,13 @@ def uploaded_dataset_id(spec_json: dict) -> int | None:
     return None
 
 
-def create_search(db: Database, spec: SearchSpec) -> SearchView:
-    """Store a new running search; its trials are sampled as workers claim them."""
+def create_search(db: Database, spec: SearchSpec, owner: str | None = None,
+                  owner_scope: str | None = None, max_open: int | None = None) -> SearchView:
+    """Store a new running search of `owner`'s; its trials are sampled as workers claim them.
+
+    An uploaded dataset must be visible to `owner_scope` (None: any); Conflict if the
+    owner already has `max_open` searches that are not finished.
+    """
     plan = build_plan(spec)
     capacity = plan.sampler.capacity(plan.space)
     max_trials = spec.budget.max_trials if capacity is None else min(
@@ -50,20 +55,34 @@ def create_search(db: Database, spec: SearchSpec) -> SearchView:
     now = utcnow()
     with db.write() as session:
         dataset_id = uploaded_dataset_id(spec_json)
-        if dataset_id is not None and (
-            dataset_id > MAX_ROW_ID or session.get(Dataset, dataset_id) is None
-        ):
+        dataset = None if dataset_id is None or dataset_id > MAX_ROW_ID else session.get(
+            Dataset, dataset_id)
+        if dataset_id is not None and (dataset is None or owner_scope not in (None,
+                                                                              dataset.owner)):
             raise Invalid(["body", "dataset", "id"],
                           f"no uploaded dataset has id {dataset_id}")
+        if max_open is not None:
+            _check_open_searches(session, owner, max_open)
         search = Search(
             name=spec.name, spec=spec_json, status=SearchStatus.RUNNING, max_trials=max_trials,
             n_trials=0, count_pending=0, count_running=0, count_completed=0, count_failed=0,
             count_pruned=0, count_cancelled=0, last_seq=0, rounds=[], created_at=now,
-            updated_at=now,
+            updated_at=now, owner=owner,
         )
         session.add(search)
         session.flush()
         return SearchView(search, None)
+
+
+def _check_open_searches(session: Session, owner: str | None, max_open: int) -> None:
+    """Conflict if `owner` has `max_open` searches running."""
+    mine = Search.owner.is_(None) if owner is None else Search.owner == owner
+    open_now = session.scalar(select(func.count()).select_from(Search).where(
+        mine, Search.status == SearchStatus.RUNNING)) or 0
+    if open_now >= max_open:
+        who = "this server's" if owner is None else f"owner {owner!r}"
+        raise Conflict(f"{who} searches: {open_now} are open, the limit "
+                       f"(CAVIAR_MAX_OPEN_SEARCHES) is {max_open}; cancel one or let it finish")
 
 
 def get_search(db: Database, search_id: int) -> SearchView:
@@ -75,11 +94,14 @@ def get_search(db: Database, search_id: int) -> SearchView:
         return _view(session, search)
 
 
-def list_searches(db: Database, limit: int, offset: int, status: SearchStatus | None
-                  ) -> tuple[list[SearchView], int]:
-    """A page of searches, newest first, and how many there are in all."""
+def list_searches(db: Database, limit: int, offset: int, status: SearchStatus | None,
+                  owner: str | None = None) -> tuple[list[SearchView], int]:
+    """A page of searches, newest first, and how many there are in all; only `owner`'s if
+    one is given."""
     with db.read() as session:
         where = [] if status is None else [Search.status == status]
+        if owner is not None:
+            where.append(Search.owner == owner)
         total = session.scalar(select(func.count()).select_from(Search).where(*where)) or 0
         rows = session.scalars(
             select(Search).where(*where).order_by(Search.id.desc()).limit(limit).offset(offset)

@@ -174,6 +174,15 @@ def test_every_route_answers_as_documented(client):
     check("GET", "/healthz", 200)
     check("GET", "/metrics", 200)
 
+    # Tokens (the open server's caller is an admin) and the caller.
+    made = check("POST", f"{API}/tokens", 201, json={"name": "rack-3", "role": "worker"}).json()
+    check("GET", f"{API}/tokens", 200)
+    check("POST", f"{API}/tokens/{made['id']}/revoke", 200)
+    check("POST", f"{API}/tokens/{made['id']}/revoke", 409)
+    check("POST", f"{API}/tokens/999/revoke", 404)
+    check("POST", f"{API}/tokens", 422, json={"name": "rack 3", "role": "worker"})
+    check("GET", f"{API}/whoami", 200)
+
     # Errors: each as documented, with its JSON body.
     check("GET", f"{API}/searches/999", 404)
     check("GET", f"{API}/trials/999", 404)
