@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api import analysis, checkpoints, datasets, retests, searches, system, trials, worker
+from service.api.body_limits import BodyLimits
 from service.api.dispatch import WorkerDispatch
 from service.api.errors import install_error_handlers
 from service.dashboard import mount_dashboard
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     install_error_handlers(app)
     for module in (searches, retests, analysis, trials, worker, checkpoints, datasets, system):
         app.include_router(module.router)
+    app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(LatencyMiddleware, metrics=counters)
     if fast_worker_routes:
         app.dispatch = WorkerDispatch(worker.ROUTES)
