@@ -27,6 +27,7 @@ from service.api import (
     trials,
     worker,
 )
+from service.api.body_limits import BodyLimits
 from service.api.dispatch import WorkerDispatch
 from service.api.errors import install_error_handlers
 from service.auth.guard import Guard, GuardMiddleware
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     for module in (searches, retests, analysis, trials, worker, checkpoints, datasets, tokens,
                    system):
         app.include_router(module.router)
+    app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(GuardMiddleware, guard=guard)
     app.add_middleware(LatencyMiddleware, metrics=counters)
     if fast_worker_routes:

@@ -6,6 +6,7 @@
 | `CAVIAR_LEASE_SECONDS` | 60 | how long a claim or heartbeat keeps a trial leased |
 | `CAVIAR_HEARTBEAT_SECONDS` | 10 | the heartbeat interval told to workers |
 | `CAVIAR_MAX_TRIALS` | 10000 | the largest `budget.max_trials` a search may ask for |
+| `CAVIAR_MAX_BODY_BYTES` | 1048576 | the largest request body but uploads and checkpoints (1 MiB) |
 | `CAVIAR_MAX_UPLOAD_BYTES` | 104857600 | the largest dataset upload (100 MiB) |
 | `CAVIAR_MAX_CHECKPOINT_BYTES` | 67108864 | the largest checkpoint of a paused trial (64 MiB) |
 | `CAVIAR_REQUEUE_SECONDS` | 2 | how often the server returns expired leases to pending |
@@ -80,6 +81,7 @@ class Settings:
     lease_seconds: float = 60.0
     heartbeat_seconds: float = 10.0
     max_trials: int = MAX_TRIALS_LIMIT  # the default the CLI checks specs offline with
+    max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 100 * 1024 * 1024
     max_checkpoint_bytes: int = 64 * 1024 * 1024
     requeue_seconds: float = 2.0
@@ -101,6 +103,7 @@ class Settings:
                 env, "CAVIAR_HEARTBEAT_SECONDS", cls.heartbeat_seconds, float
             ),
             "max_trials": _env_number(env, "CAVIAR_MAX_TRIALS", cls.max_trials, int),
+            "max_body_bytes": _env_number(env, "CAVIAR_MAX_BODY_BYTES", cls.max_body_bytes, int),
             "max_upload_bytes": _env_number(
                 env, "CAVIAR_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int
             ),

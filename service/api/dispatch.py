@@ -8,8 +8,10 @@ annotated type as FastAPI (`TrialId`) and the body with the route's model
 (from the raw bytes, which pydantic parses faster than `json.loads` and a
 validation of the result), calls the route's handler, answers errors with the
 same JSON as every other route (service.api.errors), and records the same
-latency metric. The FastAPI routes of the same table remain the documented
-reference: the protocol's tests run through both (tests/service/conftest.py).
+latency metric. It reads the body held to the same cap as every other route's
+(service.api.body_limits.read_body): a 413 before anything is parsed. The
+FastAPI routes of the same table remain the documented reference: the
+protocol's tests run through both (tests/service/conftest.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 from domain.error_format import clean_errors
 from domain.errors import Invalid
 from service.api.access import forbidden
+from service.api.body_limits import BodyCaps, BodyTooLarge, read_body, refusal
 from service.api.deps import TrialId
 from service.api.errors import ANSWERED, INTERNAL_ERROR, NOT_JSON, error_answer, is_json
 from service.api.worker import Answer, WorkerRoute, respond
@@ -51,6 +54,7 @@ class WorkerDispatch:
     def __init__(self, routes: tuple[WorkerRoute, ...]) -> None:
         self._paths: list[tuple[re.Pattern[str], WorkerRoute]] = [
             (compile_path(route.path)[0], route) for route in routes]
+        self._caps: BodyCaps | None = None  # from the app's settings, at the first call
 
     def match(self, scope: Scope) -> Matched | None:
         """The worker route a request is for, if it is a POST to one."""
@@ -68,30 +72,26 @@ class WorkerDispatch:
         """Answer one call and record its latency."""
         start = time.perf_counter()
         route = matched.route
+        caps = self._caps or self._caps_of(state)
         try:
             caller = state.guard.caller(scope["headers"])
             if not caller.may(Permission.WORK):
                 raise forbidden(caller, Permission.WORK)
+            body = await read_body(scope, receive, caps.of(scope["path"]))
+            response = respond(_answer(state, matched, scope, body))
         except Refused as refused:
-            await refusal_response(refused)(scope, receive, send)
-            state.metrics.observe("POST", route.path, time.perf_counter() - start)
-            return
-        try:
-            answer = _answer(state, matched, scope, await _read_body(receive))
+            response = refusal_response(refused)
+        except BodyTooLarge as error:
+            response = refusal(error)
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
-            answer = 500, INTERNAL_ERROR
-        await respond(answer)(scope, receive, send)
+            response = respond((500, INTERNAL_ERROR))
+        await response(scope, receive, send)
         state.metrics.observe("POST", route.path, time.perf_counter() - start)
 
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    def _caps_of(self, state: State) -> BodyCaps:
+        self._caps = BodyCaps(state.settings)
+        return self._caps
 
 
 def _answer(state: State, matched: Matched, scope: Scope, body: bytes) -> Answer:

@@ -57,6 +57,7 @@ EVERY_ROUTE = {
     429: ("too many requests for this token; retry after `Retry-After` seconds",
           ErrorAnswer),
     422: ("a field breaks a rule; `detail` names each", InvalidAnswer),
+    413: ("the body is over the server's cap; `detail` names it", ErrorAnswer),
     500: ("a bug of the server's own; its traceback is in the server's log", ErrorAnswer),
     503: ("the database is unavailable (retry later); `detail` says why", ErrorAnswer),
 }
