@@ -11,6 +11,7 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY caviar ./caviar
+COPY domain ./domain
 COPY service ./service
 COPY worker ./worker
 COPY migrations ./migrations

@@ -43,6 +43,22 @@ def test_server_waits_for_the_database_and_listens_on_all_interfaces(compose):
     assert server["environment"]["CAVIAR_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@db:5432/" in server["environment"]["CAVIAR_DATABASE_URL"]
     assert "/healthz" in " ".join(server["healthcheck"]["test"])
+    assert server["environment"]["CAVIAR_AUTH"] == "required"
+
+
+def test_workers_take_a_worker_token_from_the_environment(tmp_path):
+    done = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "CAVIAR_WORKER_TOKEN": "cvr_x"})
+    assert done.returncode == 0, done.stderr
+    worker = yaml.safe_load(done.stdout)["services"]["worker"]
+    assert worker["environment"]["CAVIAR_TOKEN"] == "cvr_x"
+
+
+def test_the_image_holds_every_package(tmp_path):
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines()
+              if line.startswith("COPY ")}
+    assert {"caviar", "domain", "service", "worker", "migrations"} <= copied
 
 
 def test_workers_scale(compose):

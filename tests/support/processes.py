@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -50,7 +51,7 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float 
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1, verify=False).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -59,16 +60,18 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float 
 
 
 def start_server(database_url: str, folder: Path, port: int | None = None,
-                 env: dict[str, str] | None = None) -> Server:
-    """Start `caviar serve` on 127.0.0.1 with the given database; return once it is healthy."""
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 host: str = "127.0.0.1", scheme: str = "http") -> Server:
+    """Start `caviar serve` on `host` with the given database and extra arguments; return
+    once it is healthy (asked on 127.0.0.1)."""
     port = port or free_port()
     log = folder / f"server-{port}-{time.monotonic_ns()}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "caviar", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--database-url", database_url],
+        [sys.executable, "-m", "caviar", "serve", "--host", host, "--port", str(port),
+         "--database-url", database_url, *args],
         stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
     try:
         wait_healthy(url, process, log)
     except BaseException:
@@ -79,10 +82,10 @@ def start_server(database_url: str, folder: Path, port: int | None = None,
 
 
 @contextmanager
-def live_server(database_url: str, folder: Path, env: dict[str, str] | None = None
-                ) -> Iterator[Server]:
-    """A `caviar serve` process for the duration of the block."""
-    server = start_server(database_url, folder, env=env)
+def live_server(database_url: str, folder: Path, env: dict[str, str] | None = None,
+                **options: Any) -> Iterator[Server]:
+    """A `caviar serve` process for the duration of the block (options: start_server's)."""
+    server = start_server(database_url, folder, env=env, **options)
     try:
         yield server
     finally:
