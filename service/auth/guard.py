@@ -55,8 +55,9 @@ class Refused(Exception):
 
 
 def unauthorized(detail: str) -> Refused:
-    """A 401 with the challenge that names the scheme."""
-    return Refused(401, detail, {"WWW-Authenticate": "Bearer"})
+    """A 401 with the challenge that names the scheme; the connection is closed, so the
+    server reads nothing more of a caller it does not know (a body sent with it)."""
+    return Refused(401, detail, {"WWW-Authenticate": "Bearer", "Connection": "close"})
 
 
 def is_protected(path: str) -> bool:
