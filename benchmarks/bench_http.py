@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 class JsonClient:
     """JSON requests over one kept-alive HTTP/1.1 connection (no retries: a failure is raised)."""
 
-    def __init__(self, base_url: str, timeout: float = 60) -> None:
+    def __init__(self, base_url: str, timeout: float = 60, token: str | None = None) -> None:
         parts = urlsplit(base_url)
+        self._authorization = f"Authorization: Bearer {token}\r\n" if token else ""
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         self._socket = socket.create_connection((host, port), timeout=timeout)
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -36,6 +37,7 @@ class JsonClient:
         payload = b"" if body is None else json.dumps(body).encode()
         content_type = "" if body is None else "Content-Type: application/json\r\n"
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\n{content_type}"
+                f"{self._authorization}"
                 f"Content-Length: {len(payload)}\r\n\r\n")
         self._socket.sendall(head.encode() + payload)
         status, length = self._read_head()

@@ -31,11 +31,14 @@ any failed. Everything runs on loopback; every loop and wait is bounded.
 
     .venv/bin/python benchmarks/service.py [--database sqlite|postgres|both]
         [--workers 4] [--server-processes P] [--trials 500] [--rounds 3]
-        [--compare-with CHECKOUT] [--stored 1000 100000] [--claims 300] [--polls 500]
+        [--compare-with CHECKOUT] [--tokens] [--stored 1000 100000] [--claims 300] [--polls 500]
 
 `--compare-with` runs another checkout's server too in each round (say, the
 commit before a change, from `git worktree add`), alternating which goes first,
-and prints the median ratio of their trial rates.
+and prints the median ratio of their trial rates. `--tokens` makes this
+checkout's server require API tokens in the trial-rate rounds (its workers send
+a worker token), so that with `--compare-with` the ratio includes what
+authentication costs.
 
 This file is named service.py, so it must not import the server package
 (`import service` would find this script); it speaks HTTP and plain SQL only.
@@ -125,6 +128,15 @@ class Served:
 
     url: str
     pid: int
+    tokens: dict[str, str] | None = None  # role -> token, when the server requires them
+
+    def headers(self, role: str) -> dict[str, str]:
+        """The Authorization header of the role's token (none on an open server)."""
+        return {} if self.tokens is None else {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def token(self, role: str) -> str | None:
+        """The role's token, or None on an open server."""
+        return None if self.tokens is None else self.tokens[role]
 
     def cpu_seconds(self) -> float:
         """CPU time the server has used so far, its worker processes included."""
@@ -133,12 +145,19 @@ class Served:
 
 @contextmanager
 def caviar_server(database_url: str, folder: Path, max_trials: int, processes: int = 1,
-                  root: Path = ROOT) -> Iterator[Served]:
+                  root: Path = ROOT, tokens: bool = False) -> Iterator[Served]:
     """`caviar serve --workers PROCESSES` on a free loopback port for the block, run from the
-    checkout at `root` (its code, this environment's packages)."""
+    checkout at `root` (its code, this environment's packages); with `tokens`, the server
+    requires them (an admin's and a worker's, made on the database first; rate limits out of
+    the way)."""
     port = free_port()
     log = folder / f"server-{port}.log"
     env = {**os.environ, "CAVIAR_MAX_TRIALS": str(max_trials), "PYTHONPATH": str(root)}
+    made = None
+    if tokens:
+        made = {role: make_token(database_url, role, env) for role in ("admin", "worker")}
+        env.update(CAVIAR_AUTH="required", CAVIAR_RATE_LIMIT="1000000",
+                   CAVIAR_WORKER_RATE_LIMIT="1000000")
     process = subprocess.Popen(
         [sys.executable, "-m", "caviar", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--database-url", database_url, "--log-level", "warning",
@@ -160,7 +179,7 @@ def caviar_server(database_url: str, folder: Path, max_trials: int, processes: i
             if time.monotonic() > deadline:
                 raise RuntimeError(f"caviar serve not healthy after 60 s:\n{log.read_text()}")
             time.sleep(0.1)
-        yield Served(url, process.pid)
+        yield Served(url, process.pid, made)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -168,6 +187,14 @@ def caviar_server(database_url: str, folder: Path, max_trials: int, processes: i
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def make_token(database_url: str, role: str, env: dict[str, str]) -> str:
+    """A new token of the role on the database (`caviar token create --database-url`)."""
+    done = subprocess.run([sys.executable, "-m", "caviar", "token", "create", "--role", role,
+                           "--name", f"bench-{role}", "--database-url", database_url],
+                          env=env, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout.strip()
 
 
 def create_search(client: httpx.Client, name: str, max_trials: int, max_parallel: int) -> dict:
@@ -254,13 +281,14 @@ def run_processes(target, args_of: list[tuple]) -> list:
 # --- Caviar: simulated workers over HTTP ---------------------------------------------------
 
 
-def caviar_worker(url: str, search_id: int, index: int, ready, results) -> None:
+def caviar_worker(url: str, token: str | None, search_id: int, index: int, ready, results
+                  ) -> None:
     """Claim, report 5 epochs and complete trials until the search has no more work."""
     try:
         rng = np.random.default_rng(index)
         latencies: dict[str, list[float]] = {"claim": [], "report": [], "complete": []}
         done = 0
-        client = JsonClient(url)
+        client = JsonClient(url, token=token)
         client.request("GET", "/healthz")
         ready.wait(120)
         start, cpu = time.perf_counter(), time.process_time()
@@ -307,14 +335,15 @@ def _check(status: int, body: object, call: str) -> None:
 def caviar_lifecycle(server: Served, trials: int, workers: int, postgres: bool) -> Run:
     """N worker processes through every trial of a fresh search, after an untimed warm-up."""
     url = server.url
-    with httpx.Client(base_url=url, timeout=60) as client:
+    token = server.token("worker")
+    with httpx.Client(base_url=url, timeout=60, headers=server.headers("admin")) as client:
         warm = create_search(client, "bench-warmup", max_trials=2 * workers, max_parallel=workers)
         search = create_search(client, "bench-lifecycle", max_trials=trials, max_parallel=workers)
-    run_processes(caviar_worker, [(url, warm["id"], index) for index in range(workers)])
+    run_processes(caviar_worker, [(url, token, warm["id"], index) for index in range(workers)])
     cpu_before = server.cpu_seconds()
     database_before = postgres_cpu() if postgres else 0.0
     run = gather(run_processes(caviar_worker,
-                               [(url, search["id"], index) for index in range(workers)]))
+                               [(url, token, search["id"], index) for index in range(workers)]))
     run.server_cpu = server.cpu_seconds() - cpu_before
     if postgres:
         run.database_cpu = postgres_cpu() - database_before
@@ -588,7 +617,8 @@ def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> list[tu
         runs = {}
         for root in roots if number % 2 else roots[::-1]:
             with fresh_database(kind, folder) as url, caviar_server(
-                    url, folder, max(args.trials, 10_000), processes, root) as server:
+                    url, folder, max(args.trials, 10_000), processes, root,
+                    tokens=args.tokens and root == ROOT) as server:
                 run = caviar_lifecycle(server, args.trials, args.workers, kind == "postgres")
             where = "" if root == ROOT else f" at {root}"
             describe(f"Caviar{where} (claim, 5 reports, complete over HTTP)", run)
@@ -654,6 +684,9 @@ def parse_args() -> argparse.Namespace:
                         help="another checkout of Caviar (e.g. `git worktree add /tmp/before "
                         "COMMIT`): each round also runs its server, alternating which goes "
                         "first, and the summary gives the median ratio of trial rates")
+    parser.add_argument("--tokens", action="store_true",
+                        help="this checkout's server requires tokens (workers send a worker "
+                        "token); --compare-with's runs open, so the ratio shows what tokens cost")
     parser.add_argument("--stored", type=int, nargs="+", default=[1000, 100_000],
                         help="finished trials in the database when claims are timed")
     parser.add_argument("--claims", type=int, default=300, help="timed claims per stored count")
