@@ -1,4 +1,8 @@
-// The REST API client (docs/api.md): JSON in, JSON out, errors as ApiError.
+// The REST API client (docs/api.md): JSON in, JSON out, errors as ApiError. Every request
+// carries this tab's token (session.js), if it has one, as `Authorization: Bearer`; a 401
+// to it signs the tab out (main.js then shows the sign-in view).
+
+import * as session from "./session.js";
 
 const PREFIX = "api/v1";
 
@@ -20,12 +24,18 @@ function explain(body, status) {
   return `HTTP ${status}`;
 }
 
-async function request(method, path, { query, body } = {}) {
+/**
+ * One API call. `token`: check this token instead of the tab's (the sign-in form); a 401
+ * then only rejects, it does not sign the tab out.
+ */
+async function request(method, path, { query, body, token } = {}) {
   const url = new URL(`${PREFIX}${path}`, document.baseURI);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== null && value !== undefined) url.searchParams.set(key, String(value));
   }
   const init = { method, headers: { Accept: "application/json" } };
+  const sent = token === undefined ? session.token() : token;
+  if (sent) init.headers.Authorization = `Bearer ${sent}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -33,9 +43,16 @@ async function request(method, path, { query, body } = {}) {
   const response = await fetch(url, init);
   const text = await response.text();
   const parsed = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new ApiError(response.status, explain(parsed, response.status));
+  if (!response.ok) {
+    const error = new ApiError(response.status, explain(parsed, response.status));
+    if (response.status === 401 && token === undefined) session.refused(sent, error.message);
+    throw error;
+  }
   return parsed;
 }
+
+/** GET /whoami: who the tab's token (or `token`) is, and whether the server needs tokens. */
+export const whoami = (token) => request("GET", "/whoami", { token });
 
 /** GET /searches: one page, newest first. */
 export const listSearches = (limit, offset) =>

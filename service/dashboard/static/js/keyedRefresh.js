@@ -9,8 +9,8 @@ const SPACING = 10;
  * `want(key)` asks for the data of `key` (a count, a version) and returns at once;
  * `load(key)` fetches and draws it. A key already loaded is not loaded again; keys that
  * move while a load runs, or within the gap after the last one (`minGapMs`, or SPACING
- * times as long as that load took), are loaded once, the latest. Errors go to `onError`,
- * and the key is tried again after the gap.
+ * times as long as that load took), are loaded once, the latest. Errors go to `onError`
+ * (not once stopped), and the key is tried again after the gap.
  */
 export class KeyedRefresh {
   constructor(load, minGapMs, onError) {
@@ -48,7 +48,9 @@ export class KeyedRefresh {
         () => {
           this.loaded = key;
         },
-        (error) => this.onError(error),
+        (error) => {
+          if (!this.stopped) this.onError(error);
+        },
       )
       .finally(() => {
         const took = performance.now() - start;

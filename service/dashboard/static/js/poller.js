@@ -3,7 +3,8 @@
 /**
  * Calls `step()` now and then `intervalMs` after each call settles. The step
  * returns false to end the polling (for example when a search has ended).
- * Errors go to `onError` and polling goes on: the server may be restarting.
+ * Errors go to `onError` (not once stopped) and polling goes on: the server may be
+ * restarting.
  */
 export class Poller {
   constructor(step, intervalMs, onError) {
@@ -25,7 +26,7 @@ export class Poller {
     try {
       if (!document.hidden) again = (await this.step()) !== false;
     } catch (error) {
-      this.onError(error);
+      if (!this.stopped) this.onError(error);
     }
     if (again && !this.stopped) this.timer = setTimeout(() => this.run(), this.intervalMs);
   }
