@@ -156,7 +156,8 @@ def test_reports_through_two_server_processes_each_count_once(make_client):
 def test_a_trial_requeued_by_another_process_refuses_the_old_lease(make_client):
     """The process that handed out the lost lease still remembers it: its next report
     must get 409, and the new lease must work through that process too."""
-    first, second = make_client(lease_seconds=0.3), make_client(lease_seconds=0.3)
+    first = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    second = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
     _, lost, again = lose_a_lease(first, second)
     response = call(first, lost, "report", epoch=1, metrics={"dev_accuracy": 0.9})
     assert response.status_code == 409 and "lease token" in response.json()["detail"]
@@ -199,7 +200,7 @@ def test_complete_needs_the_objective_metric(client):
 
 
 def test_an_expired_lease_requeues_the_trial_and_the_old_token_gets_409(make_client):
-    client = make_client(lease_seconds=0.3)
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
     search, lost, again = lose_a_lease(client, client)
     assert again["params"] == lost["params"] and again["lease_token"] != lost["lease_token"]
     trial = client.get(f"{API}/trials/{lost['trial_id']}").json()
@@ -215,7 +216,7 @@ def test_an_expired_lease_requeues_the_trial_and_the_old_token_gets_409(make_cli
 
 
 def test_a_lease_expiring_past_max_attempts_fails_the_trial(make_client):
-    client = make_client(lease_seconds=0.2)
+    client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05)
     search = create_search(client, budget={"max_trials": 1, "max_parallel": 1,
                                            "max_attempts": 2})
     claim(client, search["id"])
@@ -230,7 +231,7 @@ def test_a_lease_expiring_past_max_attempts_fails_the_trial(make_client):
 
 
 def test_the_background_sweep_requeues_expired_leases(make_client):
-    client = make_client(lease_seconds=0.2, requeue_seconds=0.1)
+    client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05, requeue_seconds=0.1)
     search = create_search(client)
     claim(client, search["id"])
     deadline = time.monotonic() + 5
@@ -260,7 +261,7 @@ def test_fail_with_retry_requeues_and_without_fails(client):
 
 
 def test_cancel_stops_pending_and_running_trials(make_client):
-    client = make_client(lease_seconds=0.2)
+    client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05)
     search = create_search(client, budget={"max_trials": 5, "max_parallel": 3})
     first = claim(client, search["id"])
     claim(client, search["id"])
@@ -460,7 +461,7 @@ def test_the_median_rule_prunes_within_a_batch(client):
 
 
 def test_a_batched_report_with_a_stale_lease_is_409_and_stores_nothing(make_client):
-    client = make_client(lease_seconds=0.2)
+    client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05)
     search = create_search(client, budget={"max_trials": 1, "max_parallel": 1})
     lost = claim(client, search["id"])
     time.sleep(0.3)
