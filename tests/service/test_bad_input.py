@@ -44,6 +44,11 @@ class Raw:
     data: bytes
     content_type: str
 
+def _at(*loc: str | int, msg: str) -> str:
+    """The fragment of a 422's detail naming the field (in the body) and the rule."""
+    return json.dumps({"loc": ["body", *loc], "msg": msg})[1:-1]
+
+
 LR = "parameters.learning_rate"
 MANY = {f"p{i}": {"type": "float", "low": 0, "high": 1} for i in range(65)}
 
@@ -114,6 +119,27 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("report text metrics", "post", "/trials/{running}/report",
      {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": "high"}}, 422,
      "number"),
+    ("report a boolean metric", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": True}}, 422,
+     _at("metrics", "dev_accuracy", msg="a metric value must be a JSON number or null, not "
+         "a boolean")),
+    ("report a number as a string", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": "0.25"}}, 422,
+     _at("metrics", "dev_accuracy", msg="a metric value must be a JSON number or null, not "
+         "a string")),
+    ("report an accuracy above 1", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": 7.5}}, 422,
+     _at("metrics", "dev_accuracy", msg="an accuracy must be between 0 and 1, got 7.5")),
+    ("report a negative loss in a batch", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "reports": [{"epoch": 0, "metrics": {"train_loss": -1}}]}, 422,
+     _at("reports", 0, "metrics", "train_loss", msg="a loss must be >= 0, got -1.0")),
+    ("complete with a negative accuracy", "post", "/trials/{running}/complete",
+     {"lease_token": "{token}", "metrics": {"dev_accuracy": -3}}, 422,
+     _at("metrics", "dev_accuracy", msg="an accuracy must be between 0 and 1, got -3.0")),
+    ("complete with a boolean metric", "post", "/trials/{running}/complete",
+     {"lease_token": "{token}", "metrics": {"dev_accuracy": 0.5, "seconds": False}}, 422,
+     _at("metrics", "seconds", msg="a metric value must be a JSON number or null, not a "
+         "boolean")),
     ("report to a finished trial", "post", "/trials/{finished}/report",
      {"lease_token": "{token}", "epoch": 0, "metrics": {}}, 409, ""),
     ("complete without the objective", "post", "/trials/{running}/complete",

@@ -483,7 +483,10 @@ def test_bad_batched_reports_are_422_naming_the_field(client):
     cases = [
         ({"reports": decreasing}, ["body", "reports", 2, "epoch"], "strictly increasing"),
         ({"reports": negative}, ["body", "reports", 1, "epoch"], "greater than or equal"),
-        ({"reports": infinite}, ["body", "reports", 1, "metrics", "dev_loss"], "finite"),
+        # "Infinity" as a string: metric values are JSON numbers only (a string is not
+        # read as the number it spells).
+        ({"reports": infinite}, ["body", "reports", 1, "metrics", "dev_loss"],
+         "json number or null, not a string"),
         ({"reports": []}, ["body", "reports"], "at least 1"),
         ({"reports": entries(*[0.5] * 1001)}, ["body", "reports"], "at most 1000"),
         ({"reports": [{"epoch": 0}]}, ["body", "reports", 0, "metrics"], "required"),
