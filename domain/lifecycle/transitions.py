@@ -105,6 +105,10 @@ class LeaseLost(Conflict):
     """409: the call's lease token is not the trial's current one."""
 
 
+class EpochConflict(Conflict):
+    """409: an epoch already stored is reported again with different metrics."""
+
+
 def sources(event: Event) -> list[TrialStatus]:
     """The states a trial may be in for the event, in the order the enum lists them."""
     return [status for status in TrialStatus if (event, status) in TRIALS]
@@ -202,6 +206,17 @@ def record_epoch(trial: TrialRecord, epoch: int, value: float | None, goal: str)
     if value is not None and better(goal, value, trial.value):
         trial.value = value
     trial.last_epoch = epoch if trial.last_epoch is None else max(trial.last_epoch, epoch)
+
+
+def check_repeat(trial: TrialRecord, epoch: int, metrics: Metrics, stored: Metrics | None
+                 ) -> None:
+    """A report of an epoch already stored: harmless when it repeats the stored metrics (a
+    request retried after its answer was lost), EpochConflict when they differ: an epoch's
+    metrics, once stored, never change. A worker retrying a report sends the same metrics,
+    so only a confused client (or two workers on one lease token) meets the conflict."""
+    if stored is not None and stored != metrics:
+        raise EpochConflict(f"trial {trial.id}: epoch {epoch} was already reported with "
+                            "different metrics; an epoch's metrics cannot change")
 
 
 def epochs_trained(trial: TrialRecord) -> int:

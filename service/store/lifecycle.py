@@ -34,6 +34,7 @@ from domain.lifecycle.transitions import (
     assign,
     cancel,
     check_lease,
+    check_repeat,
     exhaust,
     fail,
     finish,
@@ -351,7 +352,9 @@ class Lifecycle:
                                                     or epoch > trial.last_epoch):
                     rows.queue(INTERMEDIATE, insert, row)
                 elif not rows.insert_now(insert, row):
-                    continue  # this epoch was reported before: nothing changes
+                    # Reported before: a repeat changes nothing; other metrics are a 409.
+                    check_repeat(trial, epoch, metrics, rows.epoch_metrics(trial_id, epoch))
+                    continue
                 stored = True
                 record_epoch(trial, epoch, value, objective.goal)
                 if trial.stop_cause is not None or trial.origin_trial_id is not None:

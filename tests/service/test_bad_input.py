@@ -13,6 +13,7 @@ from tests.service.helpers import (
     create_search,
     dump_tables,
     make_spec,
+    report,
 )
 from tests.support.worker_routes import BOTH_WORKER_ROUTES
 
@@ -140,6 +141,14 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
      {"lease_token": "{token}", "metrics": {"dev_accuracy": 0.5, "seconds": False}}, 422,
      _at("metrics", "seconds", msg="a metric value must be a JSON number or null, not a "
          "boolean")),
+    ("report a stored epoch with other metrics", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": 0.9}}, 409,
+     "epoch 0 was already reported with different metrics"),
+    ("report a batch repeating a stored epoch with other metrics", "post",
+     "/trials/{running}/report", {"lease_token": "{token}", "reports": [
+         {"epoch": 0, "metrics": {"dev_accuracy": 0.5}},
+         {"epoch": 1, "metrics": {"dev_accuracy": 0.6}}]}, 409,
+     "epoch 0 was already reported with different metrics"),
     ("report to a finished trial", "post", "/trials/{finished}/report",
      {"lease_token": "{token}", "epoch": 0, "metrics": {}}, 409, ""),
     ("complete without the objective", "post", "/trials/{running}/complete",
@@ -190,6 +199,7 @@ def test_bad_input_is_refused_with_a_message_and_stores_nothing(client, database
     finished = claim(client, search["id"])
     complete(client, finished, 0.5)
     running = claim(client, search["id"])
+    report(client, running, 0, 0.5)
     done = create_search(client, name="done", budget={"max_trials": 1, "max_parallel": 1})
     complete(client, claim(client, done["id"]), 0.5)
     names = {"search": search["id"], "done": done["id"], "running": running["trial_id"],

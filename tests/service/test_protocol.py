@@ -76,13 +76,17 @@ def test_heartbeat_extends_the_lease(client):
     assert answer["lease_expires_at"] > assignment["lease_expires_at"]
 
 
-def test_a_repeated_report_changes_nothing(client):
+def test_a_repeated_report_changes_nothing_and_other_metrics_are_a_409(client):
     search = create_search(client)
     assignment = claim(client, search["id"])
     assert report(client, assignment, 0, 0.5)["action"] == "continue"
     before = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert report(client, assignment, 0, 0.5)["action"] == "continue"  # a retry: the same
     response = call(client, assignment, "report", epoch=0, metrics={"dev_accuracy": 0.9})
-    assert response.status_code == 200 and response.json()["action"] == "continue"
+    assert response.status_code == 409
+    assert response.json()["detail"] == (f"trial {assignment['trial_id']}: epoch 0 was already "
+                                         "reported with different metrics; an epoch's metrics "
+                                         "cannot change")
     after = client.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert after == before
     assert after["intermediate"] == [{"epoch": 0, "dev_accuracy": 0.5, "train_loss": 0.5,
@@ -105,16 +109,23 @@ def test_an_earlier_epoch_reported_late_is_stored_once(client):
     assignment = claim(client, search["id"])
     report(client, assignment, 2, 0.6)
     report(client, assignment, 0, 0.8)  # earlier than the latest, but new: stored
-    report(client, assignment, 0, 0.1)  # a repeat: nothing changes
+    report(client, assignment, 0, 0.8)  # a repeat: nothing changes
+    assert call(client, assignment, "report", epoch=0,
+                metrics={"dev_accuracy": 0.1}).status_code == 409  # another value: refused
     trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [(0, 0.8), (2, 0.6)]
     assert trial["value"] == 0.8 and trial["last_epoch"] == 2
-    response = call(client, assignment, "report", reports=[
+    stored_2 = client.get(f"{API}/trials/{assignment['trial_id']}").json()["intermediate"][1]
+    entries_ = [
         {"epoch": 1, "metrics": {"dev_accuracy": 0.7}},
         {"epoch": 2, "metrics": {"dev_accuracy": 0.9}},
         {"epoch": 3, "metrics": {"dev_accuracy": 0.5}},
         {"epoch": 4, "metrics": {"dev_accuracy": 0.4}},
-    ])
+    ]
+    response = call(client, assignment, "report", reports=entries_)
+    assert response.status_code == 409 and "epoch 2 " in response.json()["detail"]
+    entries_[1]["metrics"] = {k: v for k, v in stored_2.items() if k != "epoch"}
+    response = call(client, assignment, "report", reports=entries_)
     assert response.status_code == 200
     trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
@@ -144,7 +155,7 @@ def test_reports_through_two_server_processes_each_count_once(make_client):
     search = create_search(first)
     assignment = claim(first, search["id"])
     for client, epoch, accuracy in [(first, 0, 0.5), (second, 1, 0.7), (first, 2, 0.6),
-                                    (second, 3, 0.65), (first, 3, 0.1)]:
+                                    (second, 3, 0.65), (first, 3, 0.65)]:  # a retry
         assert report(client, assignment, epoch, accuracy)["action"] == "continue"
     trial = first.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
@@ -412,15 +423,18 @@ def test_a_batched_report_stores_every_epoch_once(client):
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
         (0, 0.5), (1, 0.7), (2, 0.6)]
     assert trial["value"] == 0.7 and trial["last_epoch"] == 2
-    # Epochs 1-2 again (with other values) and a new epoch 3: only epoch 3 is stored.
+    # Epochs 1-2 again with other values: a 409, and nothing of the batch is stored.
     response = call(client, assignment, "report", reports=entries(0.1, 0.1, 0.8, first=1))
+    assert response.status_code == 409 and "epoch 1 " in response.json()["detail"]
+    # Epochs 1-2 again as stored (a retry) and a new epoch 3: only epoch 3 is stored.
+    response = call(client, assignment, "report", reports=entries(0.7, 0.6, 0.8, first=1))
     assert response.status_code == 200
     trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
         (0, 0.5), (1, 0.7), (2, 0.6), (3, 0.8)]
     assert trial["value"] == 0.8 and trial["last_epoch"] == 3
     before = trial
-    assert call(client, assignment, "report", reports=entries(0.9, 0.9)).status_code == 200
+    assert call(client, assignment, "report", reports=entries(0.5, 0.7)).status_code == 200
     assert client.get(f"{API}/trials/{assignment['trial_id']}").json() == before
     assert report(client, assignment, 4, 0.85)["action"] == "continue"  # the single form
     assert complete(client, assignment, 0.85)["last_epoch"] == 4
