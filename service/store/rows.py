@@ -218,6 +218,12 @@ class Rows:
         row = self._first(_EPOCH_METRICS, {"trial_id": trial_id, "epoch": epoch})
         return None if row is None else dict(row[0])
 
+    def last_epoch_metrics(self, trial: TrialRecord) -> Metrics | None:
+        """The metrics of the trial's last reported epoch, or None before any report."""
+        if trial.id is None or trial.last_epoch is None:
+            return None
+        return self.epoch_metrics(trial.id, trial.last_epoch)
+
     def completed_values_at(self, search_id: int, epoch: int) -> list[float]:
         """The objective values of the search's completed trials at the epoch, re-tests left
         out (the median rule's reference: they would count the best settings twice)."""

@@ -226,6 +226,71 @@ def test_an_expired_lease_requeues_the_trial_and_the_old_token_gets_409(make_cli
     assert get_search(client, search["id"])["status"] == "completed"
 
 
+def test_a_trial_completed_after_a_lost_attempt_shows_no_error(make_client):
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    _, lost, again = lose_a_lease(client, client)
+    trial = client.get(f"{API}/trials/{lost['trial_id']}").json()
+    assert trial["status"] == "running" and "lease expired" in trial["error"]  # while it runs
+    done = complete(client, again, 0.7)
+    assert done["status"] == "completed" and done["attempt"] == 2 and done["error"] is None
+    assert client.get(f"{API}/trials/{lost['trial_id']}").json()["error"] is None
+
+
+def _stopped_then_lost(client, accuracies: list[float]) -> tuple[dict, dict]:
+    """A two-trial search whose first trial reports `accuracies`, is stopped by its user,
+    and loses its worker (its lease runs out); the second completes with 0.5. The search
+    and the first trial, as they end."""
+    search = create_search(client, budget={"max_trials": 2, "max_parallel": 2,
+                                           "max_attempts": 3})
+    lost = claim(client, search["id"], worker_id="dies")
+    for epoch, accuracy in enumerate(accuracies):
+        report(client, lost, epoch, accuracy)
+    assert client.post(f"{API}/trials/{lost['trial_id']}/stop").status_code == 200
+    time.sleep(0.5)
+    other = claim(client, search["id"])  # the claim takes back the expired lease first
+    assert other["trial_id"] != lost["trial_id"]
+    complete(client, other, 0.5)
+    return get_search(client, search["id"]), client.get(f"{API}/trials/{lost['trial_id']}").json()
+
+
+def test_a_stopped_trial_whose_worker_died_completes_with_its_last_epoch(make_client):
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    search, trial = _stopped_then_lost(client, [0.9, 0.8])
+    last = {k: v for k, v in trial["intermediate"][-1].items() if k != "epoch"}
+    assert trial["status"] == "completed" and trial["stop_cause"] == "user"
+    assert trial["metrics"] == last and trial["value"] == 0.8 and trial["error"] is None
+    assert search["status"] == "completed" and search["best_trial"]["id"] == trial["id"]
+    assert search["best_trial"]["metrics"]["dev_accuracy"] == 0.8
+
+
+def test_a_stopped_trial_whose_worker_died_before_any_epoch_is_cancelled(make_client):
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    search, trial = _stopped_then_lost(client, [])
+    assert trial["status"] == "cancelled" and trial["stop_cause"] == "user"
+    assert trial["metrics"] is None and trial["value"] is None
+    assert "lease expired" in trial["error"] and "stopped by user before it had a result" in (
+        trial["error"])
+    assert search["status"] == "completed" and search["counts"]["cancelled"] == 1
+    assert search["best_trial"]["id"] != trial["id"]
+    assert search["best_trial"]["metrics"] is not None
+
+
+def test_a_stopped_trial_given_back_ends_with_what_it_reached(client):
+    search = create_search(client, budget={"max_trials": 2, "max_parallel": 2})
+    reached, nothing = claim(client, search["id"]), claim(client, search["id"])
+    report(client, reached, 0, 0.6)
+    for assignment in (reached, nothing):
+        client.post(f"{API}/trials/{assignment['trial_id']}/stop")
+    given_back = [call(client, assignment, "fail", error="worker shutting down",
+                       retry=True).json() for assignment in (reached, nothing)]
+    assert [(t["status"], t["value"]) for t in given_back] == [("completed", 0.6),
+                                                                ("cancelled", None)]
+    assert given_back[0]["metrics"]["dev_accuracy"] == 0.6
+    assert given_back[1]["error"] == ("worker shutting down: stopped by user before it had a "
+                                      "result")
+    assert get_search(client, search["id"])["best_trial"]["id"] == reached["trial_id"]
+
+
 def test_a_lease_expiring_past_max_attempts_fails_the_trial(make_client):
     client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05)
     search = create_search(client, budget={"max_trials": 1, "max_parallel": 1,
