@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from domain.datasets import Shape
 from domain.errors import Invalid, NotFound
 from domain.lifecycle.states import SearchStatus
-from domain.spec import SearchSpec
+from domain.spec import SearchSpec, uploaded_cost_errors
+from domain.spec_errors import raise_rule_errors
 from service.db.models import Dataset, Search, Trial, utcnow
 from service.db.session import Database
 from service.search.plans import build_plan
@@ -39,8 +41,17 @@ def uploaded_dataset_id(spec_json: dict) -> int | None:
     return None
 
 
+_SHAPE = select(Dataset.n_samples, Dataset.n_features, Dataset.n_classes).where(
+    Dataset.id == bindparam("dataset_id"))
+
+
 def create_search(db: Database, spec: SearchSpec) -> SearchView:
-    """Store a new running search; its trials are sampled as workers claim them."""
+    """Store a new running search; its trials are sampled as workers claim them.
+
+    Invalid (or a pydantic ValidationError: a 422 naming the field) if it names an
+    uploaded dataset that does not exist, or whose shape makes a trial of the search
+    pass domain.cost's limits.
+    """
     plan = build_plan(spec)
     capacity = plan.sampler.capacity(plan.space)
     max_trials = spec.budget.max_trials if capacity is None else min(
@@ -50,11 +61,14 @@ def create_search(db: Database, spec: SearchSpec) -> SearchView:
     now = utcnow()
     with db.write() as session:
         dataset_id = uploaded_dataset_id(spec_json)
-        if dataset_id is not None and (
-            dataset_id > MAX_ROW_ID or session.get(Dataset, dataset_id) is None
-        ):
-            raise Invalid(["body", "dataset", "id"],
-                          f"no uploaded dataset has id {dataset_id}")
+        if dataset_id is not None:
+            shape = None if dataset_id > MAX_ROW_ID else session.execute(
+                _SHAPE, {"dataset_id": dataset_id}).first()
+            if shape is None:
+                raise Invalid(["body", "dataset", "id"],
+                              f"no uploaded dataset has id {dataset_id}")
+            # A trial's memory and compute, which only the dataset's shape tells.
+            raise_rule_errors("SearchSpec", uploaded_cost_errors(spec, Shape(*shape)))
         search = Search(
             name=spec.name, spec=spec_json, status=SearchStatus.RUNNING, max_trials=max_trials,
             n_trials=0, count_pending=0, count_running=0, count_completed=0, count_failed=0,

@@ -263,7 +263,7 @@ BAD = [
     ("parameters.num_layers.low", 1.5, ("parameters", "num_layers", "low"),
      "fractional part"),
     ("parameters.num_layers.high", 100, ("parameters", "num_layers", "high"),
-     "high: num_layers must be an integer with 1 <= value <= 64"),
+     "high: num_layers must be an integer with 1 <= value <= 16"),
     ("parameters.num_layers.low", 4, ("parameters", "num_layers", "high"),
      "the range [4, 4] is empty"),
     ("parameters.batch_size", {"type": "float", "low": 32, "high": 512},
