@@ -428,6 +428,17 @@ class SearchSpec(SpecModel):
         return self
 
     @model_validator(mode="after")
+    def _default_max_trials_within_limit(self, info: ValidationInfo) -> SearchSpec:
+        """A max_trials left out is the default, which its field's check never sees."""
+        limit = (info.context or {}).get(MAX_TRIALS_CONTEXT)
+        if limit is not None and "max_trials" not in self.budget.model_fields_set:
+            rule = max_trials_rule(self.budget.max_trials, limit)
+            if rule is not None:
+                raise_rule_errors("SearchSpec", [RuleError(("budget", "max_trials"), rule,
+                                                           self.budget.max_trials)])
+        return self
+
+    @model_validator(mode="after")
     def _check_training_keys(self, info: ValidationInfo) -> SearchSpec:
         fixed, errors = check_fixed(self.fixed)
         errors = [RuleError(("fixed", *e.loc), e.msg, e.input) for e in errors]
@@ -479,12 +490,18 @@ class SearchSpec(SpecModel):
     def max_epochs(parameters: dict[str, ParamSpec], fixed: dict[str, Any]) -> int:
         """The most epochs a trial of this spec can train: the searched range's top, the
         fixed value, or the default."""
+        default = int(KEYS["epochs"].default)
         searched = parameters.get("epochs")
         if isinstance(searched, IntParam):
             return searched.high
         if isinstance(searched, ChoiceParam):
-            return max(value for value in searched.values if isinstance(value, int))
-        return int(fixed.get("epochs", KEYS["epochs"].default))
+            return max((value for value in searched.values
+                        if isinstance(value, int) and not isinstance(value, bool)),
+                       default=default)
+        # Read before the fixed values are checked (to pick the default early stopping): a
+        # value that breaks its rule counts as the default, and is reported by that check.
+        checked, _ = check_fixed({"epochs": fixed["epochs"]} if "epochs" in fixed else {})
+        return int(checked.get("epochs", default))
 
     def trial_epochs(self, params: Mapping[str, Any]) -> int:
         """The epochs a trial with these sampled params trains: its own value, the fixed

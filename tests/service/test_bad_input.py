@@ -169,6 +169,10 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
      on_upload(spec_without_units(**{"fixed.hidden_layers": [4096] * 16})), 422,
      '"loc": ["body", "fixed", "hidden_layers"], "msg": "a trial of this search could need '
      'about 4.75 GiB of memory, ' + MEMORY),
+    ("null epochs under the default early stopping (was a 500)", "post", "/searches",
+     spec_with(early_stopping=DELETE, **{"fixed.epochs": None}), 422,
+     _at("fixed", "epochs", msg="epochs must be an integer with 1 <= value <= 100000, got "
+         "null")),
     ("claim without worker_id", "post", "/trials/claim", {}, 422, "required"),
     ("claim with empty worker_id", "post", "/trials/claim", {"worker_id": ""}, 422,
      "at least 1"),
