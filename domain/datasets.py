@@ -100,3 +100,24 @@ def check_builtin(name: str, options: Mapping[str, Any] | None = None) -> dict[s
         key: option.check(name, options[key]) if key in options else option.default
         for key, option in known.items()
     }
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A dataset's size: rows, features per row, classes."""
+
+    n_samples: int
+    n_features: int
+    n_classes: int
+
+
+_FIXED_SHAPES = {"digits": Shape(1797, 64, 10), "breast_cancer": Shape(569, 30, 2)}
+
+
+def builtin_shape(name: str, options: Mapping[str, Any] | None = None) -> Shape:
+    """The shape of a built-in dataset with these options, known without loading it (the
+    worker's loaders make exactly this; tests/domain/test_datasets.py checks it)."""
+    checked = check_builtin(name, options)
+    if name in _FIXED_SHAPES:
+        return _FIXED_SHAPES[name]
+    return Shape(int(checked["n_samples"]), 2, int(checked.get("n_classes", 2)))

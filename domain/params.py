@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from domain.spec_errors import RuleError, raise_rule_errors, without_union_tag
+from domain.training import MAX_HIDDEN_LAYERS
 
 MAX_CHOICE_VALUES = 1000
 
@@ -48,8 +49,17 @@ Number = Annotated[float, not_bool("a finite number")]
 Integer = Annotated[int, not_bool("an integer")]
 
 
+MAX_LIST_VALUE = MAX_HIDDEN_LAYERS
+"""The most entries of a list among a choice's values (a choice of `hidden_layers`)."""
+
+
 def _choice_value(value: Any) -> Any:
     """A choice value is JSON-plain: a string, a finite number, a boolean or a list of ints."""
+    if isinstance(value, list) and len(value) > MAX_LIST_VALUE:
+        raise PydanticCustomError(
+            "search_spec", f"a list among a choice's values has at most {MAX_LIST_VALUE} "
+            f"entries, got {len(value)}",
+        )
     plain = isinstance(value, str | bool | int) or (
         isinstance(value, float) and math.isfinite(value)
     ) or (
@@ -57,9 +67,10 @@ def _choice_value(value: Any) -> Any:
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     )
     if not plain:
+        shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:200] + "..."
         raise PydanticCustomError(
             "search_spec", f"a choice value must be a string, a finite number, true/false or a "
-            f"non-empty list of integers, got {value!r}",
+            f"non-empty list of integers, got {shown}",
         )
     return value
 
@@ -68,7 +79,8 @@ ChoiceValue = Annotated[
     bool | int | float | str | list[int],
     PlainValidator(
         _choice_value,
-        json_schema_input_type=bool | int | float | str | Annotated[list[int], Field(min_length=1)],
+        json_schema_input_type=bool | int | float | str
+        | Annotated[list[int], Field(min_length=1, max_length=MAX_LIST_VALUE)],
     ),
 ]
 

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 MAX_ID = 2**31 - 1
@@ -34,19 +42,73 @@ Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern
 MetricName = Annotated[Text, Field(min_length=1, max_length=100)]
 
 
+ACCURACY, LOSS = "accuracy", "loss"
+"""A metric whose name holds `accuracy` (any case) is a fraction in [0, 1]; one whose name
+holds `loss` is >= 0 (a cross-entropy; a name holding both takes both rules)."""
+
+
+def _any_case(word: str) -> str:
+    """A JSON Schema pattern (ECMA 262, no flags) finding the word in any case."""
+    return "".join(f"[{letter.upper()}{letter}]" for letter in word)
+
+
+_NUMBER_OR_NULL: list[dict[str, Any]] = [{"type": "number"}, {"type": "null"}]
+
+
 def _metrics(min_items: int, max_items: int) -> WithJsonSchema:
-    """The JSON Schema of metrics: names as MetricName says, values numbers or null."""
+    """The JSON Schema of metrics: names as MetricName says, values numbers or null, an
+    accuracy within [0, 1] and a loss >= 0 (their names found by pattern)."""
     return WithJsonSchema({
         "type": "object", "minProperties": min_items, "maxProperties": max_items,
         "propertyNames": {"type": "string", "minLength": 1, "maxLength": 100,
                           "pattern": NO_NUL},
-        "additionalProperties": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+        "patternProperties": {
+            _any_case(ACCURACY): {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1},
+                                            {"type": "null"}]},
+            _any_case(LOSS): {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}]},
+        },
+        "additionalProperties": {"anyOf": _NUMBER_OR_NULL},
     })
 
 
-# Metric values are finite numbers, or null for one that could not be measured
-# (a non-finite loss); the objective metric of a completed trial must be a number.
-FiniteMetrics = dict[MetricName, Annotated[float, Field(allow_inf_nan=False)] | None]
+def _json_number(value: Any) -> Any:
+    """A metric value is a JSON number (or null): pydantic would read true as 1 and "0.25"
+    as 0.25."""
+    if isinstance(value, bool | str):
+        raise PydanticCustomError(
+            "metric_type", "a metric value must be a JSON number or null, not {kind}",
+            {"kind": "a boolean" if isinstance(value, bool) else "a string"})
+    return value
+
+
+def metric_rule(name: str, value: float | None) -> str | None:
+    """The range rule the metric's value breaks, or None (see ACCURACY and LOSS)."""
+    if value is None:
+        return None
+    lowered = name.lower()
+    if ACCURACY in lowered and not 0 <= value <= 1:
+        return f"an accuracy must be between 0 and 1, got {value!r}"
+    if LOSS in lowered and value < 0:
+        return f"a loss must be >= 0, got {value!r}"
+    return None
+
+
+def _in_range(metrics: dict[str, float | None]) -> dict[str, float | None]:
+    """Every accuracy within [0, 1], every loss >= 0; each broken rule at its metric's name."""
+    errors = [InitErrorDetails(type=PydanticCustomError("metric_range", rule), loc=(name,),
+                               input=value)
+              for name, value in metrics.items()
+              if (rule := metric_rule(name, value)) is not None]
+    if errors:
+        raise ValidationError.from_exception_data("metrics", errors)
+    return metrics
+
+
+# Metric values are finite JSON numbers, or null for one that could not be measured (a
+# non-finite loss); the objective metric of a completed trial must be a number.
+MetricValue = Annotated[float, Field(allow_inf_nan=False, strict=True),
+                        BeforeValidator(_json_number)]
+FiniteMetrics = Annotated[dict[MetricName, MetricValue | None], AfterValidator(_in_range)]
 EpochsMetrics = Annotated[FiniteMetrics, Field(max_length=100), _metrics(0, 100)]
 FinalMetrics = Annotated[FiniteMetrics, Field(min_length=1, max_length=100), _metrics(1, 100)]
 Epoch = Annotated[int, Field(ge=0, le=1_000_000)]

@@ -37,14 +37,27 @@ class Warped:
 
     def from_unit(self, u: ArrayLike, low: float, high: float) -> NDArray[np.float64]:
         u = np.asarray(u, dtype=np.float64)
-        a, b = self.forward(low), self.forward(high)
-        x = self.inverse(a + u * (b - a))
+        forward, inverse = self._maps(low, high)
+        a, b = forward(low), forward(high)
+        x = inverse(a + u * (b - a))
         return np.clip(np.where(u <= 0, low, np.where(u >= 1, high, x)), low, high)
 
     def to_unit(self, x: ArrayLike, low: float, high: float) -> NDArray[np.float64]:
-        a, b = self.forward(low), self.forward(high)
-        u = (self.forward(np.asarray(x, dtype=np.float64)) - a) / (b - a)
+        forward, _ = self._maps(low, high)
+        a, b = forward(low), forward(high)
+        if b == a:  # low == high: one value, at u = 0
+            return np.zeros(np.shape(x))
+        u = (forward(np.asarray(x, dtype=np.float64)) - a) / (b - a)
         return np.clip(u, 0.0, 1.0) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+    def _maps(self, low: float, high: float) -> tuple[Callable[[ArrayLike], NDArray[np.float64]],
+                                                       Callable[[ArrayLike], NDArray[np.float64]]]:
+        """The warp, or the identity for a range whose ends the warp rounds to one value (a
+        log range one float wide: [1e-12, 1.0000000000000002e-12]); at that width every
+        scale is linear, and to_unit would otherwise divide by zero."""
+        if self.forward(high) != self.forward(low):  # reverse_log's warp decreases
+            return self.forward, self.inverse
+        return _identity, _identity
 
 
 def _identity(x: ArrayLike) -> NDArray[np.float64]:

@@ -1,7 +1,10 @@
 """The search spec of DESIGN.md as pydantic v2 models, with every rule a validation error.
 
 Validate with `parse_spec(data, max_trials_limit)`: an error's `loc` names the
-field and its `msg` states the rule, ready to be a 422. The limit on
+field and its `msg` states the rule, ready to be a 422. A spec on a built-in
+dataset is also held to domain.cost's limits on one trial's memory and compute;
+on an uploaded dataset, whose shape only the server knows, the server checks
+them when it creates the search (`uploaded_cost_errors`). The limit on
 `budget.max_trials` is the server's (CAVIAR_MAX_TRIALS): without one (the CLI's
 offline check) it is not checked. `SearchSpec.to_json()` is the normalized
 spec, every default filled in, as the server stores and returns it.
@@ -26,7 +29,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from domain.datasets import BUILTIN_NAMES, DatasetError, check_builtin
+from domain.cost import cost_errors
+from domain.datasets import BUILTIN_NAMES, DatasetError, Shape, builtin_shape, check_builtin
 from domain.params import (
     ChoiceParam,
     FloatParam,
@@ -69,6 +73,10 @@ __all__ = [
 
 MAX_TRIALS_LIMIT = 10_000  # the server's default limit (CAVIAR_MAX_TRIALS)
 MAX_TRIALS_CONTEXT = "max_trials_limit"
+STORED_CONTEXT = "stored"
+"""Validation context: the spec of a stored search, read back. It was checked against the
+limits of domain.cost when it was created; they are not checked again (a search stored
+before they changed still runs)."""
 MAX_PARAMETERS = 64
 _NAME_CHAR = r"[A-Za-z0-9_.,:;=+@#()/-]"
 NAME_PATTERN = re.compile(rf"[A-Za-z0-9](?:(?:{_NAME_CHAR}| ){{0,198}}{_NAME_CHAR})?")
@@ -420,7 +428,18 @@ class SearchSpec(SpecModel):
         return self
 
     @model_validator(mode="after")
-    def _check_training_keys(self) -> SearchSpec:
+    def _default_max_trials_within_limit(self, info: ValidationInfo) -> SearchSpec:
+        """A max_trials left out is the default, which its field's check never sees."""
+        limit = (info.context or {}).get(MAX_TRIALS_CONTEXT)
+        if limit is not None and "max_trials" not in self.budget.model_fields_set:
+            rule = max_trials_rule(self.budget.max_trials, limit)
+            if rule is not None:
+                raise_rule_errors("SearchSpec", [RuleError(("budget", "max_trials"), rule,
+                                                           self.budget.max_trials)])
+        return self
+
+    @model_validator(mode="after")
+    def _check_training_keys(self, info: ValidationInfo) -> SearchSpec:
         fixed, errors = check_fixed(self.fixed)
         errors = [RuleError(("fixed", *e.loc), e.msg, e.input) for e in errors]
         parameters = {}
@@ -435,6 +454,10 @@ class SearchSpec(SpecModel):
                 ))
         if not errors:
             errors = check_combinations(parameters, fixed)
+        stored = (info.context or {}).get(STORED_CONTEXT, False)
+        if not errors and isinstance(self.dataset, BuiltinDatasetSpec) and not stored:
+            shape = builtin_shape(self.dataset.name, self.dataset.options)
+            errors = cost_errors(parameters, fixed, shape)
         errors += self._early_stopping_errors(parameters, fixed)
         raise_rule_errors("SearchSpec", errors)
         self.fixed, self.parameters = fixed, parameters
@@ -467,12 +490,18 @@ class SearchSpec(SpecModel):
     def max_epochs(parameters: dict[str, ParamSpec], fixed: dict[str, Any]) -> int:
         """The most epochs a trial of this spec can train: the searched range's top, the
         fixed value, or the default."""
+        default = int(KEYS["epochs"].default)
         searched = parameters.get("epochs")
         if isinstance(searched, IntParam):
             return searched.high
         if isinstance(searched, ChoiceParam):
-            return max(value for value in searched.values if isinstance(value, int))
-        return int(fixed.get("epochs", KEYS["epochs"].default))
+            return max((value for value in searched.values
+                        if isinstance(value, int) and not isinstance(value, bool)),
+                       default=default)
+        # Read before the fixed values are checked (to pick the default early stopping): a
+        # value that breaks its rule counts as the default, and is reported by that check.
+        checked, _ = check_fixed({"epochs": fixed["epochs"]} if "epochs" in fixed else {})
+        return int(checked.get("epochs", default))
 
     def trial_epochs(self, params: Mapping[str, Any]) -> int:
         """The epochs a trial with these sampled params trains: its own value, the fixed
@@ -484,7 +513,16 @@ class SearchSpec(SpecModel):
         return self.model_dump(mode="json")
 
 
-def parse_spec(data: Any, max_trials_limit: int | None = None) -> SearchSpec:
+def uploaded_cost_errors(spec: SearchSpec, shape: Shape) -> list[RuleError]:
+    """domain.cost's limits for a spec on an uploaded dataset of this shape (locs relative
+    to the spec)."""
+    return cost_errors(spec.parameters, spec.fixed, shape)
+
+
+def parse_spec(data: Any, max_trials_limit: int | None = None, stored: bool = False
+               ) -> SearchSpec:
     """Validate a spec (a dict from JSON or YAML), its max_trials against the limit if one
-    is given; raises pydantic.ValidationError."""
-    return SearchSpec.model_validate(data, context={MAX_TRIALS_CONTEXT: max_trials_limit})
+    is given, and a trial's cost (domain.cost) unless it is a stored search's (`stored`);
+    raises pydantic.ValidationError."""
+    return SearchSpec.model_validate(data, context={MAX_TRIALS_CONTEXT: max_trials_limit,
+                                                    STORED_CONTEXT: stored})

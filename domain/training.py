@@ -35,6 +35,14 @@ DEFAULT_DECAY_RATE: dict[str, float] = {
 }
 
 
+MAX_HIDDEN_LAYERS = 16
+"""The most hidden layers a trial trains (`num_layers`, or the length of `hidden_layers`)."""
+MAX_LAYER_WIDTH = 4096
+"""The most units in one hidden layer (`hidden_units`, or an entry of `hidden_layers`). With
+MAX_HIDDEN_LAYERS it bounds a network's size; domain.cost bounds a whole trial's memory and
+compute."""
+
+
 def _number_text(value: float) -> str:
     """A bound as people write it: 4294967295, 1000000, 0.5."""
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
@@ -69,6 +77,8 @@ class KeySpec:
     high_open: bool = False
     choices: tuple[str, ...] = ()
     nullable: bool = False
+    max_items: int | None = None
+    """int_list: the most entries the list may have."""
 
     def rule(self) -> str:
         """The rule in words, as error messages and help texts show it."""
@@ -84,6 +94,8 @@ class KeySpec:
             lo = "" if self.low is None else f"{_number_text(self.low)} {lo_sign} "
             hi = "" if self.high is None else f" {hi_sign} {_number_text(self.high)}"
             text += f" with {lo}value{hi}" if self.kind != "int_list" else f", each {lo}n{hi}"
+        if self.max_items is not None:
+            text += f", at most {self.max_items} of them"
         return text
 
     def json_schema(self) -> dict[str, Any]:
@@ -99,8 +111,11 @@ class KeySpec:
                 number["exclusiveMinimum" if self.low_open else "minimum"] = self.low
             if self.high is not None:
                 number["exclusiveMaximum" if self.high_open else "maximum"] = self.high
-            schema = ({"type": "array", "items": number, "minItems": 1}
-                      if self.kind == "int_list" else number)
+            schema = number
+            if self.kind == "int_list":
+                schema = {"type": "array", "items": number, "minItems": 1}
+                if self.max_items is not None:
+                    schema["maxItems"] = self.max_items
         if self.nullable:
             schema = {"anyOf": [schema, {"type": "null"}]}
         return {**schema, "default": self.default, "description": self.doc}
@@ -122,6 +137,9 @@ class KeySpec:
         if self.kind == "int_list":
             if not isinstance(value, list | tuple) or not value:
                 raise ConfigError(self.name, f"must be a non-empty list of integers, got {value!r}")
+            if self.max_items is not None and len(value) > self.max_items:
+                raise ConfigError(self.name, f"must be {self.rule()}, got a list of "
+                                  f"{len(value)}")
             return [self._number(v, integer=True) for v in value]
         return self._number(value, integer=self.kind == "int")
 
@@ -149,12 +167,13 @@ class KeySpec:
 
 
 _SPECS = (
-    KeySpec("num_layers", "int", 2, "number of hidden layers", low=1, high=64),
-    KeySpec("hidden_units", "int", 64, "units in each hidden layer", low=1, high=65536),
+    KeySpec("num_layers", "int", 2, "number of hidden layers", low=1, high=MAX_HIDDEN_LAYERS),
+    KeySpec("hidden_units", "int", 64, "units in each hidden layer", low=1,
+            high=MAX_LAYER_WIDTH),
     KeySpec(
         "hidden_layers", "int_list", None,
         "explicit hidden layer sizes; overrides num_layers and hidden_units",
-        low=1, high=65536, nullable=True,
+        low=1, high=MAX_LAYER_WIDTH, nullable=True, max_items=MAX_HIDDEN_LAYERS,
     ),
     KeySpec("activation", "choice", "relu", "hidden activation", choices=ACTIVATIONS),
     KeySpec("init", "choice", "auto", "weight initialization; auto picks he for relu-like "

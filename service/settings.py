@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | `CAVIAR_DATABASE_URL` | `sqlite:///./caviar.db` | SQLAlchemy URL (or `postgresql+psycopg://`) |
 | `CAVIAR_LEASE_SECONDS` | 60 | how long a claim or heartbeat keeps a trial leased |
-| `CAVIAR_HEARTBEAT_SECONDS` | 10 | the heartbeat interval told to workers |
+| `CAVIAR_HEARTBEAT_SECONDS` | 10 | the heartbeat interval told to workers (<= lease / 3) |
 | `CAVIAR_MAX_TRIALS` | 10000 | the largest `budget.max_trials` a search may ask for |
 | `CAVIAR_MAX_BODY_BYTES` | 1048576 | the largest request body but uploads and checkpoints (1 MiB) |
 | `CAVIAR_MAX_UPLOAD_BYTES` | 104857600 | the largest dataset upload (100 MiB) |
@@ -24,6 +24,7 @@ hold the two to the same behaviour.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +74,21 @@ def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -
     return value
 
 
+HEARTBEATS_PER_LEASE = 3
+"""A lease lasts at least this many heartbeat intervals: it survives two lost heartbeats."""
+
+
+def check_heartbeat(heartbeat_seconds: float, lease_seconds: float) -> None:
+    """SettingsError unless the heartbeat interval is well below the lease (at most a third)."""
+    most = lease_seconds / HEARTBEATS_PER_LEASE
+    if heartbeat_seconds > most and not math.isclose(heartbeat_seconds, most):
+        raise SettingsError(
+            f"CAVIAR_HEARTBEAT_SECONDS ({heartbeat_seconds:g}) must be at most a third of "
+            f"CAVIAR_LEASE_SECONDS ({lease_seconds:g}), so that a lease survives two lost "
+            f"heartbeats: lower the heartbeat to {most:g} or raise the lease to "
+            f"{heartbeat_seconds * HEARTBEATS_PER_LEASE:g}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the server needs to know at start; see the module docstring for the variables."""
@@ -91,6 +107,9 @@ class Settings:
     rate_limit: float = 50.0
     worker_rate_limit: float = 2000.0
     max_open_searches: int = 100
+
+    def __post_init__(self) -> None:
+        check_heartbeat(self.heartbeat_seconds, self.lease_seconds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

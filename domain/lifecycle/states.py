@@ -56,7 +56,9 @@ class StopCause(StrEnum):
     """
 
     USER = "user"
-    """A user asked the running trial to stop; what it reached so far is its result."""
+    """A user asked the running trial to stop; what it reached so far is its result. One
+    whose worker was lost before it reached any result ends cancelled instead
+    (domain.lifecycle.transitions.release)."""
     SEARCH_CANCELLED = "search_cancelled"
     """Its search was cancelled while it ran."""
     MEDIAN_RULE = "median_rule"

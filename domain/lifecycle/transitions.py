@@ -105,6 +105,10 @@ class LeaseLost(Conflict):
     """409: the call's lease token is not the trial's current one."""
 
 
+class EpochConflict(Conflict):
+    """409: an epoch already stored is reported again with different metrics."""
+
+
 def sources(event: Event) -> list[TrialStatus]:
     """The states a trial may be in for the event, in the order the enum lists them."""
     return [status for status in TrialStatus if (event, status) in TRIALS]
@@ -204,6 +208,17 @@ def record_epoch(trial: TrialRecord, epoch: int, value: float | None, goal: str)
     trial.last_epoch = epoch if trial.last_epoch is None else max(trial.last_epoch, epoch)
 
 
+def check_repeat(trial: TrialRecord, epoch: int, metrics: Metrics, stored: Metrics | None
+                 ) -> None:
+    """A report of an epoch already stored: harmless when it repeats the stored metrics (a
+    request retried after its answer was lost), EpochConflict when they differ: an epoch's
+    metrics, once stored, never change. A worker retrying a report sends the same metrics,
+    so only a confused client (or two workers on one lease token) meets the conflict."""
+    if stored is not None and stored != metrics:
+        raise EpochConflict(f"trial {trial.id}: epoch {epoch} was already reported with "
+                            "different metrics; an epoch's metrics cannot change")
+
+
 def epochs_trained(trial: TrialRecord) -> int:
     """How many epochs the trial reported (epochs count from 0)."""
     return 0 if trial.last_epoch is None else trial.last_epoch + 1
@@ -263,6 +278,7 @@ def retire(search: SearchRecord, trial: TrialRecord, now: datetime) -> None:
     rung where it paused. The caller drops its checkpoint."""
     allow(trial, Event.RETIRE)
     trial.stop_cause = StopCause.BUDGET_SPENT
+    trial.error = None  # a lost attempt's error is not why it ended
     _move(search, trial, Event.RETIRE, TrialStatus.PRUNED, now)
     finish_if_done(search, now)
 
@@ -302,6 +318,7 @@ def finish(search: SearchRecord, trial: TrialRecord, metrics: Metrics, now: date
     value = objective_value(search, metrics)
     trial.metrics = metrics
     trial.value = value
+    trial.error = None  # a lost attempt's error is not this run's: it ended well
     status = final_status(search, trial)
     _move(search, trial, Event.FINISH, status, now)
     if status == TrialStatus.COMPLETED:
@@ -309,11 +326,12 @@ def finish(search: SearchRecord, trial: TrialRecord, metrics: Metrics, now: date
     finish_if_done(search, now)
 
 
-def fail(search: SearchRecord, trial: TrialRecord, error: str, retry: bool, now: datetime
-         ) -> None:
-    """The worker failed the running trial: released for a retry if asked, else failed."""
+def fail(search: SearchRecord, trial: TrialRecord, error: str, retry: bool, now: datetime,
+         last_metrics: Metrics | None = None) -> None:
+    """The worker failed the running trial: released for a retry if asked (`last_metrics` as
+    for `release`), else failed."""
     if retry:
-        release(search, trial, error, now)
+        release(search, trial, error, now, last_metrics)
         return
     allow(trial, Event.FAIL)
     trial.error = error
@@ -362,33 +380,41 @@ def lease_expired(trial: TrialRecord, now: datetime) -> bool:
             and trial.lease_expires_at < now)
 
 
-def requeue(search: SearchRecord, trial: TrialRecord, now: datetime) -> TrialStatus:
+def requeue(search: SearchRecord, trial: TrialRecord, now: datetime,
+            last_metrics: Metrics | None = None) -> TrialStatus:
     """Take back a trial whose lease ran out (see `release`); its new state."""
     expired = f"{trial.lease_expires_at:%Y-%m-%dT%H:%M:%SZ}"
-    return release(search, trial, f"lease expired at {expired} (worker {trial.worker_id})", now)
+    return release(search, trial, f"lease expired at {expired} (worker {trial.worker_id})", now,
+                   last_metrics)
 
 
-def release(search: SearchRecord, trial: TrialRecord, error: str, now: datetime
-            ) -> TrialStatus:
+def ends_when_released(search: SearchRecord, trial: TrialRecord) -> bool:
+    """Whether the running trial, taken from its worker now, ends (it was told to stop, or
+    its search is cancelled) rather than runs again: the caller of `release` then passes
+    the metrics of its last reported epoch, its result."""
+    return ((trial.stop_cause is not None and trial.stop_cause != StopCause.PAUSE)
+            or search.status == SearchStatus.CANCELLED)
+
+
+def release(search: SearchRecord, trial: TrialRecord, error: str, now: datetime,
+            last_metrics: Metrics | None = None) -> TrialStatus:
     """Take the running trial from its worker; its new state.
 
-    A trial told to stop, or of a cancelled search, ends as it would have; one on
-    its last attempt fails (attempts exhausted); any other goes back to pending
-    with attempt + 1 and its progress cleared, from the start: when the new state
-    is pending, the caller deletes the lost attempt's per-epoch rows, rung values
-    and checkpoint (the next attempt reports them again). A trial told to pause
-    whose checkpoint never arrived is such a trial.
+    A trial told to stop, or of a cancelled search, ends as it would have
+    (`_end_as_told`, with `last_metrics`, its last reported epoch's metrics, if it
+    reported one); one on its last attempt fails (attempts exhausted); any other
+    goes back to pending with attempt + 1 and its progress cleared, from the start:
+    when the new state is pending, the caller deletes the lost attempt's per-epoch
+    rows, rung values and checkpoint (the next attempt reports them again). A
+    trial told to pause whose checkpoint never arrived is such a trial.
     """
     allow(trial, Event.RELEASE)
     max_attempts = search.spec.budget.max_attempts
     if trial.stop_cause == StopCause.PAUSE:
         trial.stop_cause = None
         trial.stop_reason = None
-    if trial.stop_cause is not None or search.status == SearchStatus.CANCELLED:
-        status = final_status(search, trial)
-        _move(search, trial, Event.RELEASE, status, now)
-        if status == TrialStatus.COMPLETED:
-            _note_best(search, trial)
+    if ends_when_released(search, trial):
+        _end_as_told(search, trial, error, last_metrics, now)
     elif trial.attempt >= max_attempts:
         trial.error = f"{error}; attempt {trial.attempt} of {max_attempts}, no attempts left"
         trial.stop_cause = StopCause.ATTEMPTS_EXHAUSTED
@@ -407,6 +433,34 @@ def release(search: SearchRecord, trial: TrialRecord, error: str, now: datetime
         _move(search, trial, Event.RELEASE, TrialStatus.PENDING, now)
     finish_if_done(search, now)
     return trial.status
+
+
+def _end_as_told(search: SearchRecord, trial: TrialRecord, error: str,
+                 last_metrics: Metrics | None, now: datetime) -> None:
+    """End a trial told to stop whose worker is gone before it sent its result.
+
+    What it reached is its result: the metrics of its last reported epoch (as a worker
+    completing it would have sent, from the same model), their objective value its
+    value, and it ends as its stop cause says. A trial that would end `completed`
+    without an objective value (it reported no epoch, or its objective is not
+    reported per epoch) has no result: it ends `cancelled` (a user stopped it before
+    it had one), with `error` saying its worker was lost; never `completed` with null
+    metrics, never the search's best.
+    """
+    status = final_status(search, trial)
+    value = None if last_metrics is None else last_metrics.get(search.spec.objective.metric)
+    if value is not None and not math.isfinite(value):
+        value = None
+    trial.metrics = None if last_metrics is None else dict(last_metrics)
+    trial.value = value
+    trial.error = None
+    if status == TrialStatus.COMPLETED and value is None:
+        status = TrialStatus.CANCELLED
+        told = trial.stop_reason or "told to stop"
+        trial.error = f"{error}: {told} before it had a result"
+    _move(search, trial, Event.RELEASE, status, now)
+    if status == TrialStatus.COMPLETED:
+        _note_best(search, trial)
 
 
 # --- a search's life ---------------------------------------------------------------------------

@@ -61,7 +61,11 @@ def heartbeat(state: State, trial_id: int, body: HeartbeatRequest) -> Answer:
 
 
 def report(state: State, trial_id: int, body: ReportRequest) -> Answer:
-    """One or more epochs' metrics; answer continue or stop (early stopping decides here)."""
+    """One or more epochs' metrics; answer continue or stop (early stopping decides here).
+
+    An epoch reported again with the metrics stored for it changes nothing (a retry);
+    with other metrics it is a 409 naming the epoch, and nothing of the report is stored.
+    """
     action = state.lifecycle.report(trial_id, body.lease_token, body.epochs())
     return 200, views.action_json(action)
 
@@ -97,13 +101,16 @@ class WorkerRoute:
 NO_TRIAL = "no trial has this id"
 LEASE_CONFLICT = ("the lease token is not the trial's current one (the lease expired or the "
                   "trial was handed to another worker), or the trial is not running: drop it")
+EPOCH_CONFLICT = ("an epoch already stored is reported again with different metrics (the "
+                  "detail names the epoch); the same metrics again are a 200 that changes "
+                  "nothing")
 ROUTES = (
     WorkerRoute(f"{API_PREFIX}/trials/claim", ClaimRequest, Assignment, claim,
                 {204: "no work for now", 404: "no search has this id"}),
     WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/heartbeat", HeartbeatRequest, Action,
                 heartbeat, {404: NO_TRIAL, 409: LEASE_CONFLICT}),
     WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/report", ReportRequest, Action, report,
-                {404: NO_TRIAL, 409: LEASE_CONFLICT}),
+                {404: NO_TRIAL, 409: f"{LEASE_CONFLICT}; or {EPOCH_CONFLICT}"}),
     WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/complete", CompleteRequest, TrialOut,
                 complete, {404: NO_TRIAL, 409: LEASE_CONFLICT}),
     WorkerRoute(f"{API_PREFIX}/trials/{{trial_id}}/fail", FailRequest, TrialOut, fail,

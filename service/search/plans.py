@@ -43,7 +43,7 @@ def build_plan(spec: SearchSpec) -> Plan:
 @lru_cache(maxsize=256)
 def plan_of(spec_text: str) -> Plan:
     """The plan of a stored search, from its spec's stored JSON text."""
-    return build_plan(parse_spec(json.loads(spec_text)))
+    return build_plan(parse_spec(json.loads(spec_text), stored=True))
 
 
 class History(Sequence[HistoryEntry]):

@@ -34,6 +34,8 @@ from domain.lifecycle.transitions import (
     assign,
     cancel,
     check_lease,
+    check_repeat,
+    ends_when_released,
     exhaust,
     fail,
     finish,
@@ -302,10 +304,17 @@ class Lifecycle:
         expired = rows.expired(search, now)
         for trial in expired:
             previous_best = search.best_trial_id
-            requeue(search, trial, now)
+            requeue(search, trial, now, self._result_if_it_ends(rows, search, trial))
             self._after_end(rows, search, trial, previous_best, now)
             rows.update(trial)
         return len(expired)
+
+    @staticmethod
+    def _result_if_it_ends(rows: Rows, search: SearchRecord, trial: TrialRecord
+                           ) -> Metrics | None:
+        """The metrics of the trial's last reported epoch if, taken from its worker now, it
+        ends (told to stop): its result (domain.lifecycle.transitions.release)."""
+        return rows.last_epoch_metrics(trial) if ends_when_released(search, trial) else None
 
     @staticmethod
     def _after_end(rows: Rows, search: SearchRecord, trial: TrialRecord,
@@ -351,7 +360,9 @@ class Lifecycle:
                                                     or epoch > trial.last_epoch):
                     rows.queue(INTERMEDIATE, insert, row)
                 elif not rows.insert_now(insert, row):
-                    continue  # this epoch was reported before: nothing changes
+                    # Reported before: a repeat changes nothing; other metrics are a 409.
+                    check_repeat(trial, epoch, metrics, rows.epoch_metrics(trial_id, epoch))
+                    continue
                 stored = True
                 record_epoch(trial, epoch, value, objective.goal)
                 if trial.stop_cause is not None or trial.origin_trial_id is not None:
@@ -435,7 +446,8 @@ class Lifecycle:
             search, trial = rows.lock_search_of_trial(trial_id)
             check_lease(trial, lease_token, Event.FAIL)
             previous_best = search.best_trial_id
-            fail(search, trial, error, retry, now)
+            result = self._result_if_it_ends(rows, search, trial) if retry else None
+            fail(search, trial, error, retry, now, result)
             self._after_end(rows, search, trial, previous_best, now)
             rows.save(trial, search)
             return trial

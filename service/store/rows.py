@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from domain.errors import NotFound
-from domain.lifecycle.records import SearchRecord, TrialRecord
+from domain.lifecycle.records import Metrics, SearchRecord, TrialRecord
 from domain.lifecycle.states import LIVE, SearchStatus, TrialStatus
 from service.store.statements import Statements, Write
 from service.store.tables import (
@@ -83,6 +83,8 @@ _EPOCH_VALUES = (select(INTERMEDIATE.c.value)
                  .where(INTERMEDIATE.c.trial_id == bindparam("trial_id"),
                         INTERMEDIATE.c.value.is_not(None))
                  .order_by(INTERMEDIATE.c.epoch))
+_EPOCH_METRICS = select(INTERMEDIATE.c.metrics).where(
+    INTERMEDIATE.c.trial_id == bindparam("trial_id"), INTERMEDIATE.c.epoch == bindparam("epoch"))
 _COMPLETED_AT_EPOCH = (
     select(INTERMEDIATE.c.value)
     .join(TRIALS, TRIALS.c.id == INTERMEDIATE.c.trial_id)
@@ -210,6 +212,17 @@ class Rows:
     def epoch_values(self, trial_id: int) -> list[float]:
         """The trial's objective values so far, by epoch (epochs without one left out)."""
         return [row[0] for row in self._all(_EPOCH_VALUES, {"trial_id": trial_id})]
+
+    def epoch_metrics(self, trial_id: int, epoch: int) -> Metrics | None:
+        """The metrics stored for the trial's epoch, or None if it has no such row."""
+        row = self._first(_EPOCH_METRICS, {"trial_id": trial_id, "epoch": epoch})
+        return None if row is None else dict(row[0])
+
+    def last_epoch_metrics(self, trial: TrialRecord) -> Metrics | None:
+        """The metrics of the trial's last reported epoch, or None before any report."""
+        if trial.id is None or trial.last_epoch is None:
+            return None
+        return self.epoch_metrics(trial.id, trial.last_epoch)
 
     def completed_values_at(self, search_id: int, epoch: int) -> list[float]:
         """The objective values of the search's completed trials at the epoch, re-tests left

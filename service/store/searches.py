@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from domain.datasets import Shape
 from domain.errors import Conflict, Invalid, NotFound
 from domain.lifecycle.states import SearchStatus
-from domain.spec import SearchSpec
+from domain.spec import SearchSpec, uploaded_cost_errors
+from domain.spec_errors import raise_rule_errors
 from service.db.models import Dataset, Search, Trial, utcnow
 from service.db.session import Database
 from service.search.plans import build_plan
@@ -39,12 +41,18 @@ def uploaded_dataset_id(spec_json: dict) -> int | None:
     return None
 
 
+_SHAPE = select(Dataset.n_samples, Dataset.n_features, Dataset.n_classes, Dataset.owner).where(
+    Dataset.id == bindparam("dataset_id"))
+
+
 def create_search(db: Database, spec: SearchSpec, owner: str | None = None,
                   owner_scope: str | None = None, max_open: int | None = None) -> SearchView:
     """Store a new running search of `owner`'s; its trials are sampled as workers claim them.
 
-    An uploaded dataset must be visible to `owner_scope` (None: any); Conflict if the
-    owner already has `max_open` searches that are not finished.
+    Invalid (or a pydantic ValidationError: a 422 naming the field) if it names an
+    uploaded dataset that does not exist or is not visible to `owner_scope` (None: every
+    owner's), or whose shape makes a trial of the search pass domain.cost's limits.
+    Conflict if the owner already has `max_open` searches running.
     """
     plan = build_plan(spec)
     capacity = plan.sampler.capacity(plan.space)
@@ -55,12 +63,14 @@ def create_search(db: Database, spec: SearchSpec, owner: str | None = None,
     now = utcnow()
     with db.write() as session:
         dataset_id = uploaded_dataset_id(spec_json)
-        dataset = None if dataset_id is None or dataset_id > MAX_ROW_ID else session.get(
-            Dataset, dataset_id)
-        if dataset_id is not None and (dataset is None or owner_scope not in (None,
-                                                                              dataset.owner)):
-            raise Invalid(["body", "dataset", "id"],
-                          f"no uploaded dataset has id {dataset_id}")
+        if dataset_id is not None:
+            found = None if dataset_id > MAX_ROW_ID else session.execute(
+                _SHAPE, {"dataset_id": dataset_id}).first()
+            if found is None or owner_scope not in (None, found.owner):
+                raise Invalid(["body", "dataset", "id"],
+                              f"no uploaded dataset has id {dataset_id}")
+            # A trial's memory and compute, which only the dataset's shape tells.
+            raise_rule_errors("SearchSpec", uploaded_cost_errors(spec, Shape(*found[:3])))
         if max_open is not None:
             _check_open_searches(session, owner, max_open)
         search = Search(

@@ -127,3 +127,27 @@ def test_submit_sends_a_valid_spec(tmp_path):
     done = caviar("submit", str(write(tmp_path, "valid.yaml", VALID)), "--server", closed)
     assert done.returncode == 1
     assert f"server {closed} unreachable" in done.stderr
+
+
+TOO_BIG = """\
+name: too-big
+dataset: digits
+parameters:
+  learning_rate: {type: float, low: 1.0e-4, high: 1.0, scale: log}
+  hidden_layers: {type: choice, values: [[64], [4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096]]}
+fixed: {epochs: 5, num_layers: 17}
+"""
+
+
+def test_the_caps_on_layers_and_a_trials_memory_are_checked_offline(tmp_path):
+    path = write(tmp_path, "too-big.yaml", TOO_BIG)
+    done = caviar("validate", str(path))
+    assert done.returncode == 1
+    assert done.stdout == (f"{path}: fixed.num_layers: num_layers must be an integer with "
+                           "1 <= value <= 16, got 17\n")
+    fixed = write(tmp_path, "too-big.yaml", TOO_BIG.replace(", num_layers: 17", ""))
+    done = caviar("validate", str(fixed))
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"{path}: parameters.hidden_layers: a trial of this search "
+                                  "could need about 2.68 GiB of memory, more than the limit "
+                                  "of 2 GiB per trial: hidden layers of 8 x 4096 units")

@@ -6,6 +6,7 @@ tests/worker/test_client_protocol.py (the client against it).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ from domain.protocol import (
     Action,
     Assignment,
     BuiltinDatasetRef,
+    CompleteRequest,
     ReportRequest,
     UploadedDatasetRef,
 )
@@ -75,3 +77,40 @@ def test_the_protocol_loads_without_the_server_or_the_worker():
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("metrics", "name", "words"), [
+    ({"dev_accuracy": True}, "dev_accuracy", "a JSON number or null, not a boolean"),
+    ({"dev_accuracy": "0.25"}, "dev_accuracy", "a JSON number or null, not a string"),
+    ({"dev_accuracy": 7.5}, "dev_accuracy", "an accuracy must be between 0 and 1, got 7.5"),
+    ({"train_accuracy": -3}, "train_accuracy", "between 0 and 1, got -3.0"),
+    ({"Dev_Accuracy": 1.01}, "Dev_Accuracy", "between 0 and 1"),
+    ({"dev_loss": -0.5}, "dev_loss", "a loss must be >= 0, got -0.5"),
+])
+def test_metric_values_are_numbers_and_accuracies_and_losses_in_range(metrics, name, words):
+    for form in ({"epoch": 0, "metrics": metrics},
+                 {"reports": [{"epoch": 0, "metrics": metrics}]}):
+        with pytest.raises(ValidationError) as refused:
+            ReportRequest.model_validate_json(json.dumps({"lease_token": "t", **form}))
+        [error] = refused.value.errors()
+        prefix = ("metrics",) if "epoch" in form else ("reports", 0, "metrics")
+        assert error["loc"] == (*prefix, name) and words in error["msg"]
+    with pytest.raises(ValidationError, match=words.replace("(", r"\(")):
+        CompleteRequest.model_validate({"lease_token": "t", "metrics": metrics})
+
+
+def test_metric_values_in_range_and_null_are_taken():
+    metrics = {"dev_accuracy": 0, "train_accuracy": 1, "dev_loss": 0, "train_loss": 123.5,
+               "learning_rate": -1e-3, "seconds": 2, "dev_accuracy_2": None}
+    body = CompleteRequest.model_validate_json(json.dumps({"lease_token": "t",
+                                                          "metrics": metrics}))
+    assert body.metrics == {**metrics, "dev_accuracy": 0.0, "train_accuracy": 1.0,
+                            "dev_loss": 0.0, "seconds": 2.0}
+    assert all(type(value) is float for value in body.metrics.values() if value is not None)
+
+
+def test_the_metrics_schema_states_the_range_rules():
+    schema = CompleteRequest.model_json_schema()["properties"]["metrics"]
+    accuracy, loss = schema["patternProperties"].values()
+    assert accuracy["anyOf"][0] == {"type": "number", "minimum": 0, "maximum": 1}
+    assert loss["anyOf"][0] == {"type": "number", "minimum": 0}

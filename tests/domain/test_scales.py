@@ -42,3 +42,15 @@ def test_the_ends_map_exactly_and_to_unit_inverts_from_unit(scale, low, high):
 def test_reverse_log_is_1_minus_a_log_scale():
     x = SCALES["reverse_log"].from_unit([0.0, 0.5, 1.0], 0.9, 0.999)
     np.testing.assert_allclose(x, [0.9, 0.99, 0.999])
+
+
+@pytest.mark.parametrize(("scale", "low"), [("log", 1e-12), ("log", 999999999999.0),
+                                            ("linear", 0.5), ("reverse_log", 0.25)])
+def test_a_range_one_float_wide_maps_both_ways_without_nan(scale, low):
+    """Found by tests/domain/test_scales_properties.py: log10 rounds the ends of
+    [1e-12, 1.0000000000000002e-12] to one value, and to_unit divided by zero."""
+    high = float(np.nextafter(low, np.inf))
+    x = SCALES[scale].from_unit([0.0, 0.5, 1.0], low, high)
+    assert x[0] == low and x[-1] == high and np.all((x >= low) & (x <= high))
+    u = SCALES[scale].to_unit([low, high], low, high)
+    assert np.all(np.isfinite(u)) and u[0] == 0.0 and u[1] in (0.0, 1.0)

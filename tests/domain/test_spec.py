@@ -127,6 +127,27 @@ def test_max_trials_is_checked_against_the_limit_given():
     assert error["loc"] == ("budget", "max_trials") and "at most 100" in error["msg"]
 
 
+@pytest.mark.parametrize("budget", [None, {}, {"max_parallel": 2}])
+def test_a_default_max_trials_is_checked_against_the_limit_too(budget):
+    """Found by tests/domain/test_spec_properties.py: the default (20) passed a limit of 5."""
+    data = spec_with("budget", budget)
+    if budget is None:
+        del data["budget"]
+    (error,) = errors_of(data, max_trials_limit=5)
+    assert error["loc"] == ("budget", "max_trials")
+    assert error["msg"] == "max_trials must be at most 5 on this server, got 20"
+    assert parse_spec(data, max_trials_limit=20).budget.max_trials == 20
+
+
+@pytest.mark.parametrize("epochs", [None, "", True, [3]])
+def test_a_bad_fixed_epochs_is_a_rule_even_when_the_early_stopping_is_the_default(epochs):
+    """Found by tests/domain/test_spec_properties.py: choosing the default early stopping
+    read `fixed.epochs` before it was checked (null was a TypeError: a 500)."""
+    data = spec_with("fixed.epochs", epochs)  # GOOD names no early stopping
+    (error,) = errors_of(data)
+    assert error["loc"] == ("fixed", "epochs") and "epochs must be an integer" in error["msg"]
+
+
 def test_all_broken_rules_are_reported_at_once():
     data = spec_with("parameters.num_layers.low", 5)
     data["parameters"]["beta1"]["high"] = 1.5
@@ -263,7 +284,7 @@ BAD = [
     ("parameters.num_layers.low", 1.5, ("parameters", "num_layers", "low"),
      "fractional part"),
     ("parameters.num_layers.high", 100, ("parameters", "num_layers", "high"),
-     "high: num_layers must be an integer with 1 <= value <= 64"),
+     "high: num_layers must be an integer with 1 <= value <= 16"),
     ("parameters.num_layers.low", 4, ("parameters", "num_layers", "high"),
      "the range [4, 4] is empty"),
     ("parameters.batch_size", {"type": "float", "low": 32, "high": 512},

@@ -13,7 +13,9 @@ from tests.service.helpers import (
     create_search,
     dump_tables,
     make_spec,
+    report,
 )
+from tests.service.test_datasets import npz_bytes
 from tests.support.worker_routes import BOTH_WORKER_ROUTES
 
 pytestmark = BOTH_WORKER_ROUTES
@@ -44,6 +46,31 @@ class Raw:
     data: bytes
     content_type: str
 
+def _at_query(name: str, msg: str) -> str:
+    """The fragment of a 422's detail naming a query parameter and the rule."""
+    return json.dumps({"loc": ["query", name], "msg": msg})[1:-1]
+
+
+def _at(*loc: str | int, msg: str) -> str:
+    """The fragment of a 422's detail naming the field (in the body) and the rule."""
+    return json.dumps({"loc": ["body", *loc], "msg": msg})[1:-1]
+
+
+def spec_without_units(**changes: Any) -> dict[str, Any]:
+    """spec_with, hidden_units not searched (for specs that give hidden_layers)."""
+    spec = spec_with(**changes)
+    del spec["parameters"]["hidden_units"]
+    return spec
+
+
+def on_upload(spec: dict[str, Any]) -> bytes:
+    """The spec on the dataset uploaded before the cases run ({upload}), as JSON bytes."""
+    return json.dumps({**spec, "dataset": {"id": "__UPLOAD__"}}).replace(
+        '"__UPLOAD__"', "{upload}").encode()
+
+
+LAYERS_RULE = "hidden_layers must be a list of integers, each 1 <= n <= 4096, at most 16 of them"
+MEMORY = "more than the limit of 2 GiB per trial"
 LR = "parameters.learning_rate"
 MANY = {f"p{i}": {"type": "float", "low": 0, "high": 1} for i in range(65)}
 
@@ -87,6 +114,9 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("65 parameters", "post", "/searches", spec_with(parameters=MANY), 422, "64"),
     ("unknown built-in dataset", "post", "/searches", spec_with(dataset="mnist-huge"), 422,
      "mnist-huge"),
+    ("a dataset given as a URL", "post", "/searches",
+     spec_with(dataset="http://169.254.169.254/latest/meta-data"), 422,
+     "unknown built-in dataset"),
     ("dev fraction above 1", "post", "/searches", spec_with(split={"dev": 1.5}), 422, "1"),
     ("empty choice", "post", "/searches",
      spec_with(**{"parameters.batch_size": {"type": "choice", "values": []}}), 422, ""),
@@ -95,6 +125,57 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("missing uploaded dataset", "post", "/searches", spec_with(dataset={"id": 99}), 422,
      "no uploaded dataset"),
     ("parameters not an object", "post", "/searches", spec_with(parameters="lr"), 422, ""),
+    ("hidden_layers 64 layers of 65536", "post", "/searches",
+     spec_without_units(**{"fixed.hidden_layers": [65536] * 64}), 422,
+     _at("fixed", "hidden_layers", msg=f"{LAYERS_RULE}, got a list of 64")),
+    ("hidden_layers of 200,000 entries", "post", "/searches",
+     spec_without_units(**{"fixed.hidden_layers": [1] * 200_000}), 422,
+     _at("fixed", "hidden_layers", msg=f"{LAYERS_RULE}, got a list of 200000")),
+    ("a hidden layer too wide", "post", "/searches",
+     spec_without_units(**{"fixed.hidden_layers": [64, 5000]}), 422,
+     _at("fixed", "hidden_layers", msg=f"{LAYERS_RULE}, got 5000")),
+    ("hidden_units too wide", "post", "/searches",
+     spec_with(**{"parameters.hidden_units.high": 5000}), 422,
+     "hidden_units must be an integer with 1 <= value <= 4096"),
+    ("num_layers too many", "post", "/searches", spec_with(**{"fixed.num_layers": 17}), 422,
+     _at("fixed", "num_layers", msg="num_layers must be an integer with 1 <= value <= 16, "
+         "got 17")),
+    ("a searched choice of too many layers", "post", "/searches",
+     spec_without_units(**{"parameters.hidden_layers": {"type": "choice",
+                                                        "values": [[64], [8] * 17]}}), 422,
+     "a list among a choice's values has at most 16 entries, got 17"),
+    ("a searched choice of a layer too wide", "post", "/searches",
+     spec_without_units(**{"parameters.hidden_layers": {"type": "choice",
+                                                        "values": [[64], [4097]]}}), 422,
+     _at("parameters", "hidden_layers", "values", 1, msg=f"{LAYERS_RULE}, got 4097")),
+    ("1001 choices", "post", "/searches", spec_with(**{"parameters.batch_size": {
+        "type": "choice", "values": list(range(1, 1002))}}), 422, "at most 1000 items"),
+    ("a fixed network over the memory limit", "post", "/searches",
+     spec_without_units(**{"fixed.hidden_layers": [4096] * 16}), 422,
+     '"loc": ["body", "fixed", "hidden_layers"], "msg": "a trial of this search could need '
+     'about 5.67 GiB of memory, ' + MEMORY),
+    ("a searched network over the memory limit", "post", "/searches",
+     spec_without_units(**{"parameters.hidden_layers": {"type": "choice",
+                                                        "values": [[64], [4096] * 8]}}), 422,
+     '"loc": ["body", "parameters", "hidden_layers"], "msg": "a trial of this search could '
+     'need about 2.68 GiB of memory, ' + MEMORY),
+    ("a batch over the memory limit", "post", "/searches",
+     spec_with(dataset={"name": "moons", "options": {"n_samples": 1_000_000}},
+               **{"fixed.batch_size": 1_000_000, "parameters.hidden_units.high": 1000}), 422,
+     '"loc": ["body", "fixed", "batch_size"], "msg": "a trial of this search could need '),
+    ("a search over the compute limit", "post", "/searches",
+     spec_with(dataset={"name": "moons", "options": {"n_samples": 1_000_000}},
+               **{"fixed.epochs": 100_000, "parameters.hidden_units.high": 1000}), 422,
+     '"loc": ["body", "fixed", "epochs"], "msg": "a trial of this search could need about '
+     '6e+17 floating-point operations, more than the limit of 1e+16 per trial'),
+    ("an uploaded dataset's network over the memory limit", "post", "/searches",
+     on_upload(spec_without_units(**{"fixed.hidden_layers": [4096] * 16})), 422,
+     '"loc": ["body", "fixed", "hidden_layers"], "msg": "a trial of this search could need '
+     'about 4.75 GiB of memory, ' + MEMORY),
+    ("null epochs under the default early stopping (was a 500)", "post", "/searches",
+     spec_with(early_stopping=DELETE, **{"fixed.epochs": None}), 422,
+     _at("fixed", "epochs", msg="epochs must be an integer with 1 <= value <= 100000, got "
+         "null")),
     ("claim without worker_id", "post", "/trials/claim", {}, 422, "required"),
     ("claim with empty worker_id", "post", "/trials/claim", {"worker_id": ""}, 422,
      "at least 1"),
@@ -114,6 +195,35 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
     ("report text metrics", "post", "/trials/{running}/report",
      {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": "high"}}, 422,
      "number"),
+    ("report a boolean metric", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": True}}, 422,
+     _at("metrics", "dev_accuracy", msg="a metric value must be a JSON number or null, not "
+         "a boolean")),
+    ("report a number as a string", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": "0.25"}}, 422,
+     _at("metrics", "dev_accuracy", msg="a metric value must be a JSON number or null, not "
+         "a string")),
+    ("report an accuracy above 1", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": 7.5}}, 422,
+     _at("metrics", "dev_accuracy", msg="an accuracy must be between 0 and 1, got 7.5")),
+    ("report a negative loss in a batch", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "reports": [{"epoch": 0, "metrics": {"train_loss": -1}}]}, 422,
+     _at("reports", 0, "metrics", "train_loss", msg="a loss must be >= 0, got -1.0")),
+    ("complete with a negative accuracy", "post", "/trials/{running}/complete",
+     {"lease_token": "{token}", "metrics": {"dev_accuracy": -3}}, 422,
+     _at("metrics", "dev_accuracy", msg="an accuracy must be between 0 and 1, got -3.0")),
+    ("complete with a boolean metric", "post", "/trials/{running}/complete",
+     {"lease_token": "{token}", "metrics": {"dev_accuracy": 0.5, "seconds": False}}, 422,
+     _at("metrics", "seconds", msg="a metric value must be a JSON number or null, not a "
+         "boolean")),
+    ("report a stored epoch with other metrics", "post", "/trials/{running}/report",
+     {"lease_token": "{token}", "epoch": 0, "metrics": {"dev_accuracy": 0.9}}, 409,
+     "epoch 0 was already reported with different metrics"),
+    ("report a batch repeating a stored epoch with other metrics", "post",
+     "/trials/{running}/report", {"lease_token": "{token}", "reports": [
+         {"epoch": 0, "metrics": {"dev_accuracy": 0.5}},
+         {"epoch": 1, "metrics": {"dev_accuracy": 0.6}}]}, 409,
+     "epoch 0 was already reported with different metrics"),
     ("report to a finished trial", "post", "/trials/{finished}/report",
      {"lease_token": "{token}", "epoch": 0, "metrics": {}}, 409, ""),
     ("complete without the objective", "post", "/trials/{running}/complete",
@@ -145,6 +255,16 @@ CASES: list[tuple[str, str, str, Any, int, str]] = [
      "pending"),
     ("unknown order", "get", "/searches/{search}/trials?order=name", None, 422, "number"),
     ("list limit zero", "get", "/searches?limit=0", None, 422, ""),
+    ("search page too large", "get", "/searches?limit=1001", None, 422,
+     _at_query("limit", "Input should be less than or equal to 1000")),
+    ("dataset page too large", "get", "/datasets?limit=1001", None, 422,
+     _at_query("limit", "Input should be less than or equal to 1000")),
+    ("leaderboard page too large", "get", "/searches/{search}/leaderboard?limit=1001", None,
+     422, _at_query("limit", "Input should be less than or equal to 1000")),
+    ("trial page too large", "get", "/searches/{search}/trials?limit=10001", None, 422,
+     _at_query("limit", "Input should be less than or equal to 10000")),
+    ("trial changes page too large", "get", "/searches/{search}/trials?since=0&limit=10001",
+     None, 422, _at_query("limit", "Input should be less than or equal to 10000")),
     ("stop a finished trial", "post", "/trials/{finished}/stop", None, 409, "not running"),
     ("cancel a completed search", "post", "/searches/{done}/cancel", None, 409,
      "already completed"),
@@ -164,10 +284,14 @@ def test_bad_input_is_refused_with_a_message_and_stores_nothing(client, database
     finished = claim(client, search["id"])
     complete(client, finished, 0.5)
     running = claim(client, search["id"])
+    report(client, running, 0, 0.5)
     done = create_search(client, name="done", budget={"max_trials": 1, "max_parallel": 1})
     complete(client, claim(client, done["id"]), 0.5)
+    uploaded = client.post(f"{API}/datasets", files={"file": ("tiny.npz", npz_bytes())})
+    assert uploaded.status_code == 201, uploaded.text
     names = {"search": search["id"], "done": done["id"], "running": running["trial_id"],
-             "finished": finished["trial_id"], "token": running["lease_token"]}
+             "finished": finished["trial_id"], "token": running["lease_token"],
+             "upload": uploaded.json()["id"]}
     before = dump_tables(database_url)
     failures = []
     for name, method, path, body, status, fragment in CASES:

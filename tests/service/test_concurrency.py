@@ -177,7 +177,7 @@ def test_reports_racing_expiring_leases_never_fail_or_lose_count(database_url, t
     no call fails, and every trial is counted once (tests/service/store/test_locking.py
     checks the lock order that keeps such calls from deadlocking)."""
     env = {"CAVIAR_WORKERS": "2", "CAVIAR_LEASE_SECONDS": "0.3",
-           "CAVIAR_REQUEUE_SECONDS": "0.2"}
+           "CAVIAR_HEARTBEAT_SECONDS": "0.1", "CAVIAR_REQUEUE_SECONDS": "0.2"}
     with live_server(database_url, tmp_path, env=env) as running:
         spec = make_spec(budget={"max_trials": 40, "max_parallel": 6, "max_attempts": 20})
         search = httpx.post(f"{running.url}{API}/searches", json=spec, timeout=30).json()

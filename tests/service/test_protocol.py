@@ -76,13 +76,17 @@ def test_heartbeat_extends_the_lease(client):
     assert answer["lease_expires_at"] > assignment["lease_expires_at"]
 
 
-def test_a_repeated_report_changes_nothing(client):
+def test_a_repeated_report_changes_nothing_and_other_metrics_are_a_409(client):
     search = create_search(client)
     assignment = claim(client, search["id"])
     assert report(client, assignment, 0, 0.5)["action"] == "continue"
     before = client.get(f"{API}/trials/{assignment['trial_id']}").json()
+    assert report(client, assignment, 0, 0.5)["action"] == "continue"  # a retry: the same
     response = call(client, assignment, "report", epoch=0, metrics={"dev_accuracy": 0.9})
-    assert response.status_code == 200 and response.json()["action"] == "continue"
+    assert response.status_code == 409
+    assert response.json()["detail"] == (f"trial {assignment['trial_id']}: epoch 0 was already "
+                                         "reported with different metrics; an epoch's metrics "
+                                         "cannot change")
     after = client.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert after == before
     assert after["intermediate"] == [{"epoch": 0, "dev_accuracy": 0.5, "train_loss": 0.5,
@@ -105,16 +109,23 @@ def test_an_earlier_epoch_reported_late_is_stored_once(client):
     assignment = claim(client, search["id"])
     report(client, assignment, 2, 0.6)
     report(client, assignment, 0, 0.8)  # earlier than the latest, but new: stored
-    report(client, assignment, 0, 0.1)  # a repeat: nothing changes
+    report(client, assignment, 0, 0.8)  # a repeat: nothing changes
+    assert call(client, assignment, "report", epoch=0,
+                metrics={"dev_accuracy": 0.1}).status_code == 409  # another value: refused
     trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [(0, 0.8), (2, 0.6)]
     assert trial["value"] == 0.8 and trial["last_epoch"] == 2
-    response = call(client, assignment, "report", reports=[
+    stored_2 = client.get(f"{API}/trials/{assignment['trial_id']}").json()["intermediate"][1]
+    entries_ = [
         {"epoch": 1, "metrics": {"dev_accuracy": 0.7}},
         {"epoch": 2, "metrics": {"dev_accuracy": 0.9}},
         {"epoch": 3, "metrics": {"dev_accuracy": 0.5}},
         {"epoch": 4, "metrics": {"dev_accuracy": 0.4}},
-    ])
+    ]
+    response = call(client, assignment, "report", reports=entries_)
+    assert response.status_code == 409 and "epoch 2 " in response.json()["detail"]
+    entries_[1]["metrics"] = {k: v for k, v in stored_2.items() if k != "epoch"}
+    response = call(client, assignment, "report", reports=entries_)
     assert response.status_code == 200
     trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
@@ -144,7 +155,7 @@ def test_reports_through_two_server_processes_each_count_once(make_client):
     search = create_search(first)
     assignment = claim(first, search["id"])
     for client, epoch, accuracy in [(first, 0, 0.5), (second, 1, 0.7), (first, 2, 0.6),
-                                    (second, 3, 0.65), (first, 3, 0.1)]:
+                                    (second, 3, 0.65), (first, 3, 0.65)]:  # a retry
         assert report(client, assignment, epoch, accuracy)["action"] == "continue"
     trial = first.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
@@ -156,7 +167,8 @@ def test_reports_through_two_server_processes_each_count_once(make_client):
 def test_a_trial_requeued_by_another_process_refuses_the_old_lease(make_client):
     """The process that handed out the lost lease still remembers it: its next report
     must get 409, and the new lease must work through that process too."""
-    first, second = make_client(lease_seconds=0.3), make_client(lease_seconds=0.3)
+    first = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    second = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
     _, lost, again = lose_a_lease(first, second)
     response = call(first, lost, "report", epoch=1, metrics={"dev_accuracy": 0.9})
     assert response.status_code == 409 and "lease token" in response.json()["detail"]
@@ -199,7 +211,7 @@ def test_complete_needs_the_objective_metric(client):
 
 
 def test_an_expired_lease_requeues_the_trial_and_the_old_token_gets_409(make_client):
-    client = make_client(lease_seconds=0.3)
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
     search, lost, again = lose_a_lease(client, client)
     assert again["params"] == lost["params"] and again["lease_token"] != lost["lease_token"]
     trial = client.get(f"{API}/trials/{lost['trial_id']}").json()
@@ -214,8 +226,73 @@ def test_an_expired_lease_requeues_the_trial_and_the_old_token_gets_409(make_cli
     assert get_search(client, search["id"])["status"] == "completed"
 
 
+def test_a_trial_completed_after_a_lost_attempt_shows_no_error(make_client):
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    _, lost, again = lose_a_lease(client, client)
+    trial = client.get(f"{API}/trials/{lost['trial_id']}").json()
+    assert trial["status"] == "running" and "lease expired" in trial["error"]  # while it runs
+    done = complete(client, again, 0.7)
+    assert done["status"] == "completed" and done["attempt"] == 2 and done["error"] is None
+    assert client.get(f"{API}/trials/{lost['trial_id']}").json()["error"] is None
+
+
+def _stopped_then_lost(client, accuracies: list[float]) -> tuple[dict, dict]:
+    """A two-trial search whose first trial reports `accuracies`, is stopped by its user,
+    and loses its worker (its lease runs out); the second completes with 0.5. The search
+    and the first trial, as they end."""
+    search = create_search(client, budget={"max_trials": 2, "max_parallel": 2,
+                                           "max_attempts": 3})
+    lost = claim(client, search["id"], worker_id="dies")
+    for epoch, accuracy in enumerate(accuracies):
+        report(client, lost, epoch, accuracy)
+    assert client.post(f"{API}/trials/{lost['trial_id']}/stop").status_code == 200
+    time.sleep(0.5)
+    other = claim(client, search["id"])  # the claim takes back the expired lease first
+    assert other["trial_id"] != lost["trial_id"]
+    complete(client, other, 0.5)
+    return get_search(client, search["id"]), client.get(f"{API}/trials/{lost['trial_id']}").json()
+
+
+def test_a_stopped_trial_whose_worker_died_completes_with_its_last_epoch(make_client):
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    search, trial = _stopped_then_lost(client, [0.9, 0.8])
+    last = {k: v for k, v in trial["intermediate"][-1].items() if k != "epoch"}
+    assert trial["status"] == "completed" and trial["stop_cause"] == "user"
+    assert trial["metrics"] == last and trial["value"] == 0.8 and trial["error"] is None
+    assert search["status"] == "completed" and search["best_trial"]["id"] == trial["id"]
+    assert search["best_trial"]["metrics"]["dev_accuracy"] == 0.8
+
+
+def test_a_stopped_trial_whose_worker_died_before_any_epoch_is_cancelled(make_client):
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    search, trial = _stopped_then_lost(client, [])
+    assert trial["status"] == "cancelled" and trial["stop_cause"] == "user"
+    assert trial["metrics"] is None and trial["value"] is None
+    assert "lease expired" in trial["error"] and "stopped by user before it had a result" in (
+        trial["error"])
+    assert search["status"] == "completed" and search["counts"]["cancelled"] == 1
+    assert search["best_trial"]["id"] != trial["id"]
+    assert search["best_trial"]["metrics"] is not None
+
+
+def test_a_stopped_trial_given_back_ends_with_what_it_reached(client):
+    search = create_search(client, budget={"max_trials": 2, "max_parallel": 2})
+    reached, nothing = claim(client, search["id"]), claim(client, search["id"])
+    report(client, reached, 0, 0.6)
+    for assignment in (reached, nothing):
+        client.post(f"{API}/trials/{assignment['trial_id']}/stop")
+    given_back = [call(client, assignment, "fail", error="worker shutting down",
+                       retry=True).json() for assignment in (reached, nothing)]
+    assert [(t["status"], t["value"]) for t in given_back] == [("completed", 0.6),
+                                                                ("cancelled", None)]
+    assert given_back[0]["metrics"]["dev_accuracy"] == 0.6
+    assert given_back[1]["error"] == ("worker shutting down: stopped by user before it had a "
+                                      "result")
+    assert get_search(client, search["id"])["best_trial"]["id"] == reached["trial_id"]
+
+
 def test_a_lease_expiring_past_max_attempts_fails_the_trial(make_client):
-    client = make_client(lease_seconds=0.2)
+    client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05)
     search = create_search(client, budget={"max_trials": 1, "max_parallel": 1,
                                            "max_attempts": 2})
     claim(client, search["id"])
@@ -230,7 +307,7 @@ def test_a_lease_expiring_past_max_attempts_fails_the_trial(make_client):
 
 
 def test_the_background_sweep_requeues_expired_leases(make_client):
-    client = make_client(lease_seconds=0.2, requeue_seconds=0.1)
+    client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05, requeue_seconds=0.1)
     search = create_search(client)
     claim(client, search["id"])
     deadline = time.monotonic() + 5
@@ -260,7 +337,7 @@ def test_fail_with_retry_requeues_and_without_fails(client):
 
 
 def test_cancel_stops_pending_and_running_trials(make_client):
-    client = make_client(lease_seconds=0.2)
+    client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05)
     search = create_search(client, budget={"max_trials": 5, "max_parallel": 3})
     first = claim(client, search["id"])
     claim(client, search["id"])
@@ -411,15 +488,18 @@ def test_a_batched_report_stores_every_epoch_once(client):
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
         (0, 0.5), (1, 0.7), (2, 0.6)]
     assert trial["value"] == 0.7 and trial["last_epoch"] == 2
-    # Epochs 1-2 again (with other values) and a new epoch 3: only epoch 3 is stored.
+    # Epochs 1-2 again with other values: a 409, and nothing of the batch is stored.
     response = call(client, assignment, "report", reports=entries(0.1, 0.1, 0.8, first=1))
+    assert response.status_code == 409 and "epoch 1 " in response.json()["detail"]
+    # Epochs 1-2 again as stored (a retry) and a new epoch 3: only epoch 3 is stored.
+    response = call(client, assignment, "report", reports=entries(0.7, 0.6, 0.8, first=1))
     assert response.status_code == 200
     trial = client.get(f"{API}/trials/{assignment['trial_id']}").json()
     assert [(r["epoch"], r["dev_accuracy"]) for r in trial["intermediate"]] == [
         (0, 0.5), (1, 0.7), (2, 0.6), (3, 0.8)]
     assert trial["value"] == 0.8 and trial["last_epoch"] == 3
     before = trial
-    assert call(client, assignment, "report", reports=entries(0.9, 0.9)).status_code == 200
+    assert call(client, assignment, "report", reports=entries(0.5, 0.7)).status_code == 200
     assert client.get(f"{API}/trials/{assignment['trial_id']}").json() == before
     assert report(client, assignment, 4, 0.85)["action"] == "continue"  # the single form
     assert complete(client, assignment, 0.85)["last_epoch"] == 4
@@ -460,7 +540,7 @@ def test_the_median_rule_prunes_within_a_batch(client):
 
 
 def test_a_batched_report_with_a_stale_lease_is_409_and_stores_nothing(make_client):
-    client = make_client(lease_seconds=0.2)
+    client = make_client(lease_seconds=0.2, heartbeat_seconds=0.05)
     search = create_search(client, budget={"max_trials": 1, "max_parallel": 1})
     lost = claim(client, search["id"])
     time.sleep(0.3)
@@ -482,7 +562,10 @@ def test_bad_batched_reports_are_422_naming_the_field(client):
     cases = [
         ({"reports": decreasing}, ["body", "reports", 2, "epoch"], "strictly increasing"),
         ({"reports": negative}, ["body", "reports", 1, "epoch"], "greater than or equal"),
-        ({"reports": infinite}, ["body", "reports", 1, "metrics", "dev_loss"], "finite"),
+        # "Infinity" as a string: metric values are JSON numbers only (a string is not
+        # read as the number it spells).
+        ({"reports": infinite}, ["body", "reports", 1, "metrics", "dev_loss"],
+         "json number or null, not a string"),
         ({"reports": []}, ["body", "reports"], "at least 1"),
         ({"reports": entries(*[0.5] * 1001)}, ["body", "reports"], "at most 1000"),
         ({"reports": [{"epoch": 0}]}, ["body", "reports", 0, "metrics"], "required"),

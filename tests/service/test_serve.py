@@ -45,6 +45,20 @@ def test_a_bad_worker_count_is_a_one_line_error(tmp_path, workers):
         f"caviar serve: error: --workers: must be between 1 and 64, got {workers}")
 
 
+def test_a_heartbeat_not_well_below_the_lease_is_a_one_line_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "caviar", "serve", "--port", str(free_port())], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "CAVIAR_DATABASE_URL": "", "CAVIAR_LEASE_SECONDS": "20",
+             "CAVIAR_HEARTBEAT_SECONDS": "10"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "caviar serve: error: CAVIAR_HEARTBEAT_SECONDS (10) must be at most a third of "
+        "CAVIAR_LEASE_SECONDS (20), so that a lease survives two lost heartbeats: lower the "
+        "heartbeat to 6.66667 or raise the lease to 30")
+    assert not list(tmp_path.iterdir())  # no database was made
+
+
 @pytest.mark.e2e
 def test_serve_migrates_a_new_sqlite_file_in_the_working_directory(tmp_path):
     port = free_port()

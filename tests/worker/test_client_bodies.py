@@ -56,3 +56,21 @@ def test_an_answer_that_is_not_the_protocols_is_unexpected():
         client.heartbeat(17, "abc")
     with pytest.raises(UnexpectedAnswer, match="not an Assignment"):
         client.claim("w/1")
+
+
+@pytest.mark.parametrize(("metrics", "line"), [
+    ({"dev_accuracy": True}, "metrics.dev_accuracy: a metric value must be a JSON number or "
+                             "null, not a boolean"),
+    ({"dev_accuracy": 7.5}, "metrics.dev_accuracy: an accuracy must be between 0 and 1, got "
+                            "7.5"),
+    ({"dev_accuracy": 0.5, "dev_loss": -1.0}, "metrics.dev_loss: a loss must be >= 0, got "
+                                              "-1.0"),
+])
+def test_metrics_the_server_would_refuse_are_not_sent(metrics, line):
+    script = Script()
+    with pytest.raises(InvalidRequest) as refused:
+        script.client().complete(17, "abc", metrics)
+    assert refused.value.messages() == [line]
+    with pytest.raises(InvalidRequest):
+        script.client().report(17, "abc", 0, metrics)
+    assert script.requests == []

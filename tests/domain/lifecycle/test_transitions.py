@@ -211,12 +211,53 @@ def test_a_requeued_trial_runs_again_until_its_attempts_are_spent():
 
 
 def test_a_released_trial_that_was_told_to_stop_ends_as_told():
+    """Its last reported epoch's metrics are its result (the store passes them)."""
     search = search_record()
     trial = trial_in(search, TrialStatus.RUNNING)
+    record_epoch(trial, 0, 0.7, "maximize")
     record_epoch(trial, 1, 0.6, "maximize")
     stop(search, trial, NOW)
-    assert release(search, trial, "worker gone", NOW) == TrialStatus.COMPLETED
+    last = {"dev_accuracy": 0.6, "dev_loss": 0.4}
+    assert release(search, trial, "worker gone", NOW, last) == TrialStatus.COMPLETED
+    assert trial.metrics == last and trial.value == 0.6 and trial.error is None
     assert search.best_trial_id == trial.id and search.best_value == 0.6
+
+
+@pytest.mark.parametrize("last", [None, {"dev_loss": 0.4}, {"dev_accuracy": None}])
+def test_a_trial_stopped_by_its_user_and_lost_without_a_result_is_cancelled(last):
+    """No epoch reported, or none with the objective: never completed with null metrics,
+    never the best."""
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    if last is not None:
+        record_epoch(trial, 0, None, "maximize")
+    stop(search, trial, NOW)
+    assert requeue(search, trial, NOW, last) == TrialStatus.CANCELLED
+    assert trial.stop_cause == StopCause.USER and trial.value is None
+    assert trial.metrics == last
+    assert trial.error == ("lease expired at 2026-12-03T12:01:00Z (worker w/1): stopped by "
+                           "user before it had a result")
+    assert search.best_trial_id is None and search.counts[TrialStatus.CANCELLED] == 1
+
+
+def test_a_trial_pruned_and_then_lost_keeps_its_last_epoch_as_its_result():
+    search = search_record()
+    trial = trial_in(search, TrialStatus.RUNNING)
+    record_epoch(trial, 0, 0.3, "maximize")
+    request_stop(trial, StopCause.MEDIAN_RULE)
+    assert requeue(search, trial, NOW, {"dev_accuracy": 0.3}) == TrialStatus.PRUNED
+    assert trial.metrics == {"dev_accuracy": 0.3} and trial.value == 0.3
+    assert search.best_trial_id is None
+
+
+def test_a_trial_completed_after_a_lost_attempt_shows_no_error():
+    search = search_record(max_attempts=3)
+    trial = trial_in(search, TrialStatus.RUNNING)
+    requeue(search, trial, NOW)
+    assert trial.error is not None and trial.status == TrialStatus.PENDING
+    assign(search, trial, "w/2", NOW, 60)
+    finish(search, trial, {"dev_accuracy": 0.5}, NOW)
+    assert trial.status == TrialStatus.COMPLETED and trial.error is None
 
 
 def test_a_failure_without_retry_is_the_worker_s_error():

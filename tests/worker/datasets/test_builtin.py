@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from domain.datasets import BUILTIN_NAMES, OPTIONS, DatasetError
+from domain.datasets import BUILTIN_NAMES, OPTIONS, DatasetError, Shape, builtin_shape
 from worker.datasets import load_builtin
 
 
@@ -71,3 +71,19 @@ def test_every_builtin_name_of_the_domain_has_a_loader(name):
 def test_loading_checks_the_name_and_options_as_the_domain_does(name, options):
     with pytest.raises(DatasetError):
         load_builtin(name, options)
+
+
+SHAPED = [("digits", {}), ("breast_cancer", {}), ("moons", {"n_samples": 50}), ("circles", {}),
+          ("spirals", {"n_samples": 60, "n_classes": 5})]
+
+
+@pytest.mark.parametrize(("name", "options"), SHAPED)
+def test_the_shape_known_offline_is_the_loaded_one(name, options):
+    """domain.cost estimates a trial from builtin_shape, without loading the data."""
+    data = load_builtin(name, options)
+    assert builtin_shape(name, options) == Shape(data.n_samples, data.n_features,
+                                                 data.n_classes)
+
+
+def test_every_builtin_has_its_shape_checked():
+    assert {name for name, _ in SHAPED} == set(BUILTIN_NAMES)
