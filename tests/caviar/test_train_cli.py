@@ -123,7 +123,7 @@ def test_help_shows_every_key_with_what_it_does_its_default_and_rule():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split("training keys (--set KEY=VALUE or --config):\n")[1].splitlines()
     assert lines[:2] == ["  num_layers     number of hidden layers",
-                         "                 default 2; an integer with 1 <= value <= 64"]
+                         "                 default 2; an integer with 1 <= value <= 16"]
     flat = " ".join(result.stdout.split())
     for key, spec in KEYS.items():
         assert f"{key} {spec.doc}" in flat and spec.rule() in flat
