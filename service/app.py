@@ -12,10 +12,12 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from domain.roles import Role
 from service.api import (
     analysis,
     checkpoints,
@@ -31,7 +33,6 @@ from service.api.body_limits import BodyLimits
 from service.api.dispatch import WorkerDispatch
 from service.api.errors import install_error_handlers
 from service.auth.guard import Guard, GuardMiddleware
-from service.auth.roles import Role
 from service.auth.tokens import has_live_tokens
 from service.dashboard import mount_dashboard
 from service.db.migrate import upgrade_to_head
@@ -57,6 +58,20 @@ class CaviarApp(FastAPI):
             await self.dispatch.serve(self.state, matched, scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document. A server that runs without tokens documents no bearer
+        scheme: it takes none, and a client reading the document should not send one."""
+        if self.openapi_schema is None:
+            document = super().openapi()
+            if not self.state.guard.required:
+                document.get("components", {}).pop("securitySchemes", None)
+                for operations in document["paths"].values():
+                    for operation in operations.values():
+                        operation.pop("security", None)
+                        operation.get("responses", {}).pop("401", None)
+            self.openapi_schema = document
+        return self.openapi_schema
 
 
 class LatencyMiddleware:

@@ -15,8 +15,9 @@ from typing import Any
 
 from caviar.commands._server import add_server_option, connect, reports_server_errors
 from caviar.errors import UsageError
+from domain.roles import Role
 
-ROLES = ("admin", "user", "worker", "reader")
+ROLES = tuple(role.value for role in Role)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from domain.lifecycle.states import SearchStatus, StopCause, TrialStatus
 from domain.protocol import RequestBody
-from service.auth.roles import Role
+from domain.roles import Role
 from service.search.rungs import Outcome
 
 MAX_CURSOR = 2**63 - 1

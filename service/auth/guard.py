@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from domain.roles import Role
 from service.auth.rate_limit import RateLimiter, retry_after
-from service.auth.roles import OPEN_CALLER, Caller, Role
+from service.auth.roles import OPEN_CALLER, Caller
 from service.auth.tokens import caller_of, mark_used, token_hash
 from service.db.models import utcnow
 from service.db.session import Database

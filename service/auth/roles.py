@@ -16,14 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    """A token's role."""
-
-    ADMIN = "admin"
-    USER = "user"
-    WORKER = "worker"
-    READER = "reader"
+from domain.roles import Role
 
 
 class Permission(StrEnum):

@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from domain.errors import Conflict, NotFound
-from service.auth.roles import Caller, Role
+from domain.roles import Role
+from service.auth.roles import Caller
 from service.db.models import ApiToken, utcnow
 from service.db.session import Database
 

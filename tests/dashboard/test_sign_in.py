@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from service.auth.roles import Role
+from domain.roles import Role
 from service.auth.tokens import create_token
 from service.db.migrate import upgrade_to_head
 from service.db.session import Database

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from domain.roles import Role
 from service.app import create_app
-from service.auth.roles import Role
 from service.auth.tokens import create_token
 from service.settings import Settings
 from tests.service.auth.world import CALLERS, World, build_world, npz_bytes

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from domain.roles import Role
 from service.app import create_app
-from service.auth.roles import Role
 from service.auth.tokens import create_token
 from service.settings import Settings
 from tests.service.auth.world import npz_bytes

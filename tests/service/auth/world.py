@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 
-from service.auth.roles import Role
+from domain.roles import Role
 from service.auth.tokens import create_token
 from tests.service.helpers import API, make_spec
 
