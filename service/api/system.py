@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
@@ -42,7 +42,7 @@ def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": db.backend})
 
 
-@router.get("/metrics", response_class=PlainTextResponse,
+@router.get("/metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {}},
                              "description": "Prometheus text exposition format 0.0.4"},
                        **documented({}, takes_input=False)},

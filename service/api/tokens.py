@@ -43,12 +43,13 @@ def listing(db: Annotated[Database, Depends(database)]) -> JSONResponse:
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenOut,
              responses=documented({404: "no token has this id",
-                                   409: "the token is already revoked"}),
-             dependencies=[MANAGER])
-def revoke(token_id: TokenId, request: Request, db: Annotated[Database, Depends(database)]
-           ) -> JSONResponse:
-    """Revoke a token: this server refuses it at once, other servers within seconds."""
-    info = revoke_token(db, token_id)
+                                   409: "the token is already revoked, or is the one "
+                                        "making the call"}))
+def revoke(token_id: TokenId, request: Request, db: Annotated[Database, Depends(database)],
+           caller: Annotated[Caller, MANAGER]) -> JSONResponse:
+    """Revoke a token: this server refuses it at once, other servers within seconds. A
+    token cannot revoke itself."""
+    info = revoke_token(db, token_id, caller.token_id)
     request.app.state.guard.forget(info.id)
     return JSONResponse(views.token_json(info))
 

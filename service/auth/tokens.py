@@ -76,13 +76,20 @@ def list_tokens(db: Database) -> list[TokenInfo]:
                                                              .order_by(ApiToken.id))]
 
 
-def revoke_token(db: Database, token_id: int) -> TokenInfo:
+def revoke_token(db: Database, token_id: int, caller_token_id: int | None = None
+                 ) -> TokenInfo:
     """Revoke a token: it is refused from now on (by every server within `CACHE_SECONDS`
-    of service.auth.guard). NotFound if no token has the id; Conflict if already revoked."""
+    of service.auth.guard). NotFound if no token has the id; Conflict if already revoked,
+    or if it is `caller_token_id`, the token making the call: an admin cannot lock itself
+    out by mistake (and the last admin token never goes by the API)."""
     with db.write() as session:
         row = session.get(ApiToken, token_id)
         if row is None:
             raise NotFound(f"no token has id {token_id}")
+        if token_id == caller_token_id:
+            raise Conflict(f"token {token_id} ({row.name!r}) is the one making this call: "
+                           "revoke it with another admin token, or on the server's machine "
+                           "with `caviar token revoke --database-url`")
         if row.revoked_at is not None:
             raise Conflict(f"token {token_id} ({row.name!r}) is already revoked")
         row.revoked_at = utcnow()

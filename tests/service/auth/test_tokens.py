@@ -89,6 +89,19 @@ def test_a_revoked_token_is_refused_at_once(authed):
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
 
 
+def test_a_token_cannot_revoke_itself(authed):
+    client, token = authed
+    root, second = token("root", Role.ADMIN), token("second", Role.ADMIN)
+    ids = {item["name"]: item["id"] for item in
+           client.get(f"{API}/tokens", headers=bearer(root)).json()["items"]}
+    refused = client.post(f"{API}/tokens/{ids['root']}/revoke", headers=bearer(root))
+    assert refused.status_code == 409, refused.text
+    assert "making this call" in refused.json()["detail"]
+    assert client.get(f"{API}/whoami", headers=bearer(root)).status_code == 200
+    revoked = client.post(f"{API}/tokens/{ids['root']}/revoke", headers=bearer(second))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+
+
 @pytest.mark.parametrize("header", ["", "Bearer", "Basic YWxpY2U6cHc=", "Bearer nope",
                                     "Bearer " + "x" * 5000])
 def test_a_missing_or_malformed_token_is_401_naming_the_header(authed, header):
