@@ -36,6 +36,7 @@ from service.auth.guard import Guard, GuardMiddleware
 from service.auth.tokens import has_live_tokens
 from service.dashboard import mount_dashboard
 from service.db.migrate import upgrade_to_head
+from service.db.outage import UNAVAILABLE, unavailable_reason
 from service.db.session import Database
 from service.metrics import Metrics
 from service.settings import Settings
@@ -98,13 +99,22 @@ async def _sweep_leases(lifecycle: Lifecycle, every: float) -> None:
     """Every few seconds, take back the trials whose lease ran out, so counts stay true."""
     while True:
         await asyncio.sleep(every)
-        try:
-            released = await asyncio.to_thread(lifecycle.requeue_expired)
-        except Exception:  # noqa: BLE001 - keep sweeping after a transient database error
-            log.exception("lease sweep failed")
-            continue
-        if released:
-            log.info("released %d expired lease(s)", released)
+        await _sweep_once(lifecycle)
+
+
+async def _sweep_once(lifecycle: Lifecycle) -> None:
+    """Take back the trials whose lease ran out; log, and go on, if the database fails."""
+    try:
+        released = await asyncio.to_thread(lifecycle.requeue_expired)
+    except UNAVAILABLE as error:
+        log.warning("lease sweep skipped: the database is unavailable: %s",
+                    unavailable_reason(error))
+        return
+    except Exception:  # noqa: BLE001 - keep sweeping after a transient database error
+        log.exception("lease sweep failed")
+        return
+    if released:
+        log.info("released %d expired lease(s)", released)
 
 
 def requires_tokens(settings: Settings, db: Database) -> bool:
@@ -123,7 +133,7 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     only (the tests run it both ways).
     """
     settings = settings or Settings.from_env()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.db_timeout_seconds)
     upgrade_to_head(db.write_engine)
     counters = Metrics()
     lifecycle = open_lifecycle(db, settings.lease_seconds, settings.postgres_fast_path)
@@ -133,6 +143,9 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Before the first call: a lease that ran out while no server ran (a crash, a
+        # restart) is taken back now, not raced by its worker's next heartbeat.
+        await _sweep_once(lifecycle)
         sweeper = asyncio.create_task(_sweep_leases(lifecycle, settings.requeue_seconds))
         try:
             yield

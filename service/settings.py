@@ -10,6 +10,7 @@
 | `CAVIAR_MAX_UPLOAD_BYTES` | 104857600 | the largest dataset upload (100 MiB) |
 | `CAVIAR_MAX_CHECKPOINT_BYTES` | 67108864 | the largest checkpoint of a paused trial (64 MiB) |
 | `CAVIAR_REQUEUE_SECONDS` | 2 | how often the server returns expired leases to pending |
+| `CAVIAR_DB_TIMEOUT_SECONDS` | 5 | the longest a call waits on the database before a 503 |
 | `CAVIAR_WORKERS` | 1 | server processes (`caviar serve --workers`) |
 | `CAVIAR_POSTGRES_FAST_PATH` | 1 | 0: the portable store on PostgreSQL, not its fast path |
 | `CAVIAR_AUTH` | auto | `required`, `off`, or `auto`: tokens required if the database holds one |
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.spec import MAX_TRIALS_LIMIT
+from service.db.session import DEFAULT_TIMEOUT_SECONDS
 
 
 class SettingsError(ValueError):
@@ -101,6 +103,7 @@ class Settings:
     max_upload_bytes: int = 100 * 1024 * 1024
     max_checkpoint_bytes: int = 64 * 1024 * 1024
     requeue_seconds: float = 2.0
+    db_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     workers: int = 1
     postgres_fast_path: bool = True
     auth: str = "auto"
@@ -131,6 +134,9 @@ class Settings:
             ),
             "requeue_seconds": _env_number(
                 env, "CAVIAR_REQUEUE_SECONDS", cls.requeue_seconds, float
+            ),
+            "db_timeout_seconds": _env_number(
+                env, "CAVIAR_DB_TIMEOUT_SECONDS", cls.db_timeout_seconds, float
             ),
             "workers": _env_number(env, "CAVIAR_WORKERS", cls.workers, int),
             "postgres_fast_path": _env_flag(env, "CAVIAR_POSTGRES_FAST_PATH",

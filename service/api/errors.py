@@ -3,8 +3,9 @@
 Bad input is a 422, 404 or 409, never a 500; a bug of the server's own is a 500
 with a JSON body too, its traceback in the log.
 
-A database that does not answer (a lost connection, a lock held too long) is
-a 503, which clients retry.
+A database that does not answer (down, restarting, a lock held past the
+server's CAVIAR_DB_TIMEOUT_SECONDS) is a 503 whose detail says why, which clients
+retry (service.db.outage).
 
 A 422's detail is a list of `{"loc", "msg", "type"}` (only these keys, so the
 body is always JSON-serializable; `domain.error_format.clean_errors` builds them, and the
@@ -21,13 +22,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from domain.error_format import clean_errors
 from domain.errors import Conflict, Invalid, NotFound
 from service.auth.guard import Refused, refusal_response
+from service.db.outage import UNAVAILABLE, unavailable_reason
 
 
 class ErrorAnswer(BaseModel):
@@ -98,7 +99,7 @@ def unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
-ANSWERED = (ValidationError, Invalid, NotFound, Conflict, OperationalError)
+ANSWERED = (ValidationError, Invalid, NotFound, Conflict, *UNAVAILABLE)
 INTERNAL_ERROR = {"detail": "internal server error"}  # the body of any 500
 
 
@@ -115,9 +116,8 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
         return 404, {"detail": str(exc)}
     if isinstance(exc, Conflict):
         return 409, {"detail": str(exc)}
-    if isinstance(exc, OperationalError):
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        return 503, {"detail": f"the database is unavailable: {reason}"}
+    if isinstance(exc, UNAVAILABLE):
+        return 503, {"detail": f"the database is unavailable: {unavailable_reason(exc)}"}
     raise TypeError(f"no answer for {type(exc).__name__}") from exc
 
 

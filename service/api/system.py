@@ -15,6 +15,7 @@ from service.api.deps import database, metrics
 from service.api.errors import documented
 from service.auth.roles import Permission
 from service.db.models import Search
+from service.db.outage import unavailable_reason
 from service.db.session import Database
 from service.metrics import Metrics
 
@@ -37,7 +38,7 @@ def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
         with db.read() as session:
             session.execute(text("SELECT 1"))
     except Exception as error:  # noqa: BLE001 - any database failure means "not healthy"
-        return JSONResponse({"status": "unavailable", "database": str(error).splitlines()[0]},
+        return JSONResponse({"status": "unavailable", "database": unavailable_reason(error)},
                             status_code=503)
     return JSONResponse({"status": "ok", "database": db.backend})
 

@@ -26,11 +26,15 @@ def upgrade_to_head(engine: Engine) -> None:
     """Run `alembic upgrade head` on the engine's database.
 
     On PostgreSQL an advisory lock serializes servers that start at the same
-    time against one database.
+    time against one database, and the migration is exempt from the server's
+    statement and lock timeouts (a migration of a large table, or a wait for
+    another server's, may take longer).
     """
     config = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            connection.execute(text("SET LOCAL statement_timeout = 0"))
+            connection.execute(text("SET LOCAL lock_timeout = 0"))
             connection.execute(text("SELECT pg_advisory_xact_lock(74657)"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

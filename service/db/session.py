@@ -13,13 +13,22 @@ queue fairly instead of spinning in SQLite's busy handler. On PostgreSQL
 are single statements that check what they depend on as they write, on
 connections in autocommit mode (`autocommit_engine`, used by
 service.store.postgres).
+
+No call waits on the database for long: `timeout_seconds` (the server's
+CAVIAR_DB_TIMEOUT_SECONDS) bounds PostgreSQL's `statement_timeout` and
+`lock_timeout`, SQLite's busy handler, the wait for this process's write turn on
+SQLite (`DatabaseBusy`) and the wait for a pooled connection; each ends in an
+error the API answers with 503 (service.db.outage). PostgreSQL's pools test a
+connection before handing it out (`pool_pre_ping`), so that a database restarted
+under a running server costs no failed call once it is back.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -28,6 +37,11 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 SUPPORTED = ("sqlite", "postgresql")
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+class DatabaseBusy(Exception):
+    """SQLite: this process's write turn did not come within the database timeout."""
 
 
 class DatabaseURLError(ValueError):
@@ -61,15 +75,15 @@ def _normalized(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_engine(url: str, immediate: bool) -> Engine:
-    engine = create_engine(url, pool_size=8, max_overflow=32, pool_timeout=60)
+def _sqlite_engine(url: str, immediate: bool, timeout_seconds: float) -> Engine:
+    engine = create_engine(url, pool_size=8, max_overflow=32, pool_timeout=timeout_seconds)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={_milliseconds(timeout_seconds)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -81,32 +95,49 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     return engine
 
 
-class Database:
-    """The server's database: one URL, a read and a write transaction factory."""
+def _milliseconds(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
-    def __init__(self, url: str) -> None:
+
+def _postgres_connect_args(timeout_seconds: float, *settings: str) -> dict[str, Any]:
+    """psycopg's connect arguments: the statement and lock timeouts, a connect timeout
+    (whole seconds, at least libpq's 2), and any further `-c` settings."""
+    wait = _milliseconds(timeout_seconds)
+    options = [f"statement_timeout={wait}", f"lock_timeout={wait}", *settings]
+    return {"options": " ".join(f"-c {option}" for option in options),
+            "connect_timeout": max(2, math.ceil(timeout_seconds))}
+
+
+class Database:
+    """The server's database: one URL, a read and a write transaction factory; no call
+    waits on it longer than about `timeout_seconds` (see the module's docstring)."""
+
+    def __init__(self, url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.backend = check_url(url)
         self.url = _normalized(url)
+        self.timeout_seconds = timeout_seconds
         if self.backend == "sqlite":
-            self.engine = _sqlite_engine(self.url, immediate=False)
-            self.write_engine = _sqlite_engine(self.url, immediate=True)
+            self.engine = _sqlite_engine(self.url, False, timeout_seconds)
+            self.write_engine = _sqlite_engine(self.url, True, timeout_seconds)
             self._relaxed_engine = self.write_engine
             self.autocommit_engine: Engine | None = None
             self._write_lock: threading.Lock | None = threading.Lock()
         else:
-            pool = {"pool_size": 10, "max_overflow": 30, "pool_timeout": 60,
-                    "pool_recycle": 1800}
-            self.engine = create_engine(self.url, **pool)
+            pool = {"pool_size": 10, "max_overflow": 30, "pool_timeout": timeout_seconds,
+                    "pool_recycle": 1800, "pool_pre_ping": True}
+            self.engine = create_engine(
+                self.url, connect_args=_postgres_connect_args(timeout_seconds), **pool)
             self.write_engine = self.engine
             # Its own pool rather than a SET LOCAL in each transaction: one statement less.
             # Small: only reports and heartbeats use it, one at a time on the event loop.
+            relaxed = _postgres_connect_args(timeout_seconds, "synchronous_commit=off")
             self._relaxed_engine = create_engine(
-                self.url, connect_args={"options": "-c synchronous_commit=off"},
+                self.url, connect_args=relaxed,
                 **{**pool, "pool_size": 2, "max_overflow": 8})
             # Connections in autocommit mode for one-statement writes, used through the
             # driver (service.store.postgres): nothing to reset when one is given back.
             self.autocommit_engine = create_engine(
-                self.url, connect_args={"options": "-c synchronous_commit=off"},
+                self.url, connect_args=relaxed,
                 isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
                 **{**pool, "pool_size": 2, "max_overflow": 8})
             self._write_lock = None
@@ -127,7 +158,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed when the block ends, rolled back on error."""
-        with self._write_lock or nullcontext(), self._writer() as session, session.begin():
+        with self._write_turn(), self._writer() as session, session.begin():
             yield session
 
     @contextmanager
@@ -143,8 +174,23 @@ class Database:
         behaves so.
         """
         engine = self.write_engine if durable else self._relaxed_engine
-        with self._write_lock or nullcontext(), engine.begin() as connection:
+        with self._write_turn(), engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        """SQLite: hold this process's write lock, waiting at most the timeout for it
+        (DatabaseBusy after that); PostgreSQL: nothing to wait for here."""
+        if self._write_lock is None:
+            yield
+            return
+        if not self._write_lock.acquire(timeout=self.timeout_seconds):
+            raise DatabaseBusy(f"no turn to write within {self.timeout_seconds:g} s "
+                               "(CAVIAR_DB_TIMEOUT_SECONDS): another write holds the database")
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
