@@ -30,6 +30,7 @@ from service.api import (
     worker,
 )
 from service.api.body_limits import BodyLimits
+from service.api.db_calls import DatabaseCalls
 from service.api.dispatch import WorkerDispatch
 from service.api.errors import install_error_handlers
 from service.auth.guard import Guard, GuardMiddleware
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     db = Database(settings.database_url, settings.db_timeout_seconds)
     upgrade_to_head(db.write_engine)
     counters = Metrics()
+    db_calls = DatabaseCalls(settings.db_timeout_seconds)
     lifecycle = open_lifecycle(db, settings.lease_seconds, settings.postgres_fast_path)
     guard = Guard(db, requires_tokens(settings, db), rates={
         Role.ADMIN: settings.rate_limit, Role.USER: settings.rate_limit,
@@ -153,6 +155,7 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            db_calls.close()
             db.dispose()
 
     app = CaviarApp(
@@ -162,6 +165,7 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
         lifespan=lifespan,
     )
     app.state.db = db
+    app.state.db_calls = db_calls
     app.state.lifecycle = lifecycle
     app.state.settings = settings
     app.state.metrics = counters

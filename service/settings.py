@@ -10,7 +10,7 @@
 | `CAVIAR_MAX_UPLOAD_BYTES` | 104857600 | the largest dataset upload (100 MiB) |
 | `CAVIAR_MAX_CHECKPOINT_BYTES` | 67108864 | the largest checkpoint of a paused trial (64 MiB) |
 | `CAVIAR_REQUEUE_SECONDS` | 2 | how often the server returns expired leases to pending |
-| `CAVIAR_DB_TIMEOUT_SECONDS` | 5 | the longest a call waits on the database before a 503 |
+| `CAVIAR_DB_TIMEOUT_SECONDS` | 4 | the longest a call waits on the database before a 503 |
 | `CAVIAR_WORKERS` | 1 | server processes (`caviar serve --workers`) |
 | `CAVIAR_POSTGRES_FAST_PATH` | 1 | 0: the portable store on PostgreSQL, not its fast path |
 | `CAVIAR_AUTH` | auto | `required`, `off`, or `auto`: tokens required if the database holds one |

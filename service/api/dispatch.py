@@ -6,7 +6,8 @@ path template as Starlette does, lets the caller in as the guard and the route's
 permission do (service.auth.guard, service.api.access), validates the trial id with the same
 annotated type as FastAPI (`TrialId`) and the body with the route's model
 (from the raw bytes, which pydantic parses faster than `json.loads` and a
-validation of the result), calls the route's handler, answers errors with the
+validation of the result), calls the route's handler (on the event loop, or on a
+thread while the database is slow: service.api.db_calls), answers errors with the
 same JSON as every other route (service.api.errors), and records the same
 latency metric. It reads the body held to the same cap as every other route's
 (service.api.body_limits.read_body): a 413 before anything is parsed. The
@@ -20,6 +21,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import State
@@ -78,7 +80,10 @@ class WorkerDispatch:
             if not caller.may(Permission.WORK):
                 raise forbidden(caller, Permission.WORK)
             body = await read_body(scope, receive, caps.of(scope["path"]))
-            response = respond(_answer(state, matched, scope, body))
+            response = respond(await state.db_calls.run(
+                partial(_answer, state, matched, scope, body)))
+        except ANSWERED as error:  # a call shed before it ran (service.api.db_calls)
+            response = respond(error_answer(error))
         except Refused as refused:
             response = refusal_response(refused)
         except BodyTooLarge as error:

@@ -7,14 +7,16 @@ calls them hundreds of times a second), so service.api.dispatch also serves the
 same table ahead of FastAPI's middleware, routing and dependency solving: with
 the same bodies, handlers, answers and errors, at about half the server's CPU
 per trial (benchmarks/README.md, "Service"). The handlers run their short
-transactions on the event loop: a hop to the thread pool costs more than the
-transaction.
+transactions on the event loop (a hop to the thread pool costs more than the
+transaction) while the database is quick, on threads while it is slow
+(service.api.db_calls).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -129,13 +131,16 @@ def _endpoint(route: WorkerRoute) -> Callable[..., Awaitable[Response]]:
     (and the trial id in the path) to validate and document."""
     if "{trial_id}" in route.path:
         async def on_trial(trial_id: Any, body: Any, request: Request) -> Response:
-            return respond(route.handler(request.app.state, trial_id, body))
+            state = request.app.state
+            return respond(await state.db_calls.run(partial(route.handler, state, trial_id,
+                                                            body)))
 
         on_trial.__annotations__.update(trial_id=TrialId, body=route.body)
         return on_trial
 
     async def on_search(body: Any, request: Request) -> Response:
-        return respond(route.handler(request.app.state, None, body))
+        state = request.app.state
+        return respond(await state.db_calls.run(partial(route.handler, state, None, body)))
 
     on_search.__annotations__.update(body=route.body)
     return on_search

@@ -27,8 +27,8 @@ def _sqlite(tmp_path) -> Database:
     return db
 
 
-def test_the_timeout_is_a_setting_of_five_seconds_by_default():
-    assert Settings.from_env({}).db_timeout_seconds == 5.0
+def test_the_timeout_is_a_setting_of_four_seconds_by_default():
+    assert Settings.from_env({}).db_timeout_seconds == 4.0
     env = {"CAVIAR_DB_TIMEOUT_SECONDS": "0.5"}
     assert Settings.from_env(env).db_timeout_seconds == 0.5
 

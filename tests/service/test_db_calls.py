@@ -1,0 +1,59 @@
+"""The worker routes' database work: on the event loop while the database is quick, on
+threads while it is slow, and shed with a 503 when it waited too long for a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from service.api.db_calls import SLOW_CALL, DatabaseCalls
+from service.db.session import DatabaseBusy
+
+
+def _thread_name() -> str:
+    return threading.current_thread().name
+
+
+def test_quick_calls_run_on_the_event_loop():
+    calls = DatabaseCalls(timeout_seconds=1)
+
+    async def twice() -> list[str]:
+        return [await calls.run(_thread_name), await calls.run(_thread_name)]
+
+    assert asyncio.run(twice()) == [threading.current_thread().name] * 2
+    assert not calls.threaded
+    calls.close()
+
+
+def test_a_slow_call_sends_the_next_ones_to_threads():
+    calls = DatabaseCalls(timeout_seconds=1)
+
+    async def slow_then_next() -> str:
+        await calls.run(lambda: time.sleep(SLOW_CALL * 1.5))
+        return await calls.run(_thread_name)
+
+    assert asyncio.run(slow_then_next()).startswith("caviar-db")
+    assert calls.threaded
+    calls.close()
+
+
+def test_a_call_that_waited_too_long_for_a_thread_is_shed():
+    calls = DatabaseCalls(timeout_seconds=0.2, threads=1)
+    ran: list[str] = []
+
+    async def pile_up() -> None:
+        await calls.run(lambda: time.sleep(SLOW_CALL * 1.5))  # now threaded
+        stuck = asyncio.ensure_future(calls.run(lambda: time.sleep(0.5)))
+        await asyncio.sleep(0.05)
+        try:
+            with pytest.raises(DatabaseBusy, match="no turn within 0.2 s"):
+                await calls.run(lambda: ran.append("late"))
+        finally:
+            await stuck
+
+    asyncio.run(pile_up())
+    assert ran == [], "a shed call never reaches the database"
+    calls.close()
