@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, func, select
 
+from service.store.tables import INTERMEDIATE, TRIALS
 from tests.e2e.helpers import moons_spec, running_trial, wait_for
 from worker.client import CaviarClient
 
@@ -37,6 +39,22 @@ def wait_mid_search(client: CaviarClient, search_id: int) -> dict[str, Any]:
              lambda: client.get_search(search_id)["counts"]["completed"] >= 1, timeout=60)
     return wait_for("a trial in flight", lambda: running_trial(client, search_id, 1),
                     timeout=60)
+
+
+def stored_trials(database_url: str, search_id: int) -> list[dict[str, Any]]:
+    """The search's trials as stored (id, number, status, attempt) with their count of
+    epoch rows (`epochs`), read from the database itself, by number."""
+    epochs = (select(func.count()).where(INTERMEDIATE.c.trial_id == TRIALS.c.id)
+              .scalar_subquery().label("epochs"))
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(TRIALS.c.id, TRIALS.c.number, TRIALS.c.status, TRIALS.c.attempt, epochs)
+                .where(TRIALS.c.search_id == search_id).order_by(TRIALS.c.number)).mappings()
+            return [dict(row) for row in rows]
+    finally:
+        engine.dispose()
 
 
 @dataclass

@@ -17,7 +17,14 @@ import httpx
 import pytest
 
 from tests.e2e.helpers import all_trials, search_status, wait_for, workers
-from tests.faults.helpers import EPOCHS, Probe, fault_env, fault_spec, wait_mid_search
+from tests.faults.helpers import (
+    EPOCHS,
+    Probe,
+    fault_env,
+    fault_spec,
+    stored_trials,
+    wait_mid_search,
+)
 from tests.support.consistency import assert_search_consistent
 from tests.support.postgres_instance import private_postgres
 from tests.support.processes import live_server
@@ -53,7 +60,8 @@ def test_postgres_restarted_mid_search_loses_and_doubles_nothing(mode, tmp_path)
         trials = all_trials(client, search["id"])
         server_alive = server.process.poll() is None
         workers_alive = [w.process.poll() is None for w in pair]
-        found = assert_search_consistent(postgres.url, search["id"])
+        assert_search_consistent(postgres.url, search["id"])
+        stored = stored_trials(postgres.url, search["id"])
 
     log = server.log.read_text()
     assert set(probe.statuses("/healthz")) == {503}, probe.answers
@@ -69,7 +77,7 @@ def test_postgres_restarted_mid_search_loses_and_doubles_nothing(mode, tmp_path)
     logs = "".join(w.text() for w in pair)
     assert "retrying" in logs, logs
     assert all(t["attempt"] == 1 for t in trials), [(t["number"], t["attempt"]) for t in trials]
-    assert all(len(t["epochs"]) == EPOCHS for t in found.trials)
+    assert [t["epochs"] for t in stored] == [EPOCHS] * len(stored), "every epoch, once"
 
 
 def _healthy(url: str) -> bool:
