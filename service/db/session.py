@@ -18,9 +18,11 @@ No call waits on the database for long: `timeout_seconds` (the server's
 CAVIAR_DB_TIMEOUT_SECONDS) bounds PostgreSQL's `statement_timeout` and
 `lock_timeout`, SQLite's busy handler, the wait for this process's write turn on
 SQLite (`DatabaseBusy`) and the wait for a pooled connection; each ends in an
-error the API answers with 503 (service.db.outage). PostgreSQL's pools test a
-connection before handing it out (`pool_pre_ping`), so that a database restarted
-under a running server costs no failed call once it is back.
+error the API answers with 503 (service.db.outage). A connection found lost
+(PostgreSQL restarted under a running server) has its whole pool replaced, by
+SQLAlchemy or by service.store.postgres.driver, so that one failed call per pool
+is all a restart costs once the database is back; no `pool_pre_ping`, which would
+cost a round trip on every call.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class Database:
             self._write_lock: threading.Lock | None = threading.Lock()
         else:
             pool = {"pool_size": 10, "max_overflow": 30, "pool_timeout": timeout_seconds,
-                    "pool_recycle": 1800, "pool_pre_ping": True}
+                    "pool_recycle": 1800}
             self.engine = create_engine(
                 self.url, connect_args=_postgres_connect_args(timeout_seconds), **pool)
             self.write_engine = self.engine

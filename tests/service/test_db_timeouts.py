@@ -94,6 +94,5 @@ def test_postgres_connections_carry_the_statement_and_lock_timeouts():
                     shown = [connection.execute(text(f"SHOW {name}")).scalar()
                              for name in ("statement_timeout", "lock_timeout")]
                 assert shown == ["1500ms", "1500ms"]
-                assert engine.pool._pre_ping
         finally:
             db.dispose()

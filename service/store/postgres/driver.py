@@ -8,7 +8,8 @@ built with SQLAlchemy Core, compiled once per dialect; psycopg returns their
 columns typed as SQLAlchemy would (JSON parsed, timestamps naive); parameters
 are sent as they are, those of JSON columns wrapped as JSON. A driver error is
 raised as SQLAlchemy raises it (so a lost database is a 503), and a lost
-connection is dropped from its pool.
+connection is dropped with every other of its pool (`dropping_pool`): a database
+that lost one (a restart) lost them all, and each would fail a call of its own.
 """
 
 from __future__ import annotations
@@ -85,6 +86,18 @@ class Driver:
             cursor.close()
 
 
+def dropping_pool(invalidate: Callable[[BaseException], None], engine: Engine
+                  ) -> Callable[[BaseException], None]:
+    """A Driver's `invalidate`: drop the lost connection, then every pooled connection of
+    the engine (they are replaced as they are next needed), as SQLAlchemy does for the
+    statements it runs itself."""
+    def lost(error: BaseException) -> None:
+        invalidate(error)
+        engine.dispose()
+
+    return lost
+
+
 def autocommit_driver(engine: Engine) -> Driver:
     """A pooled connection of an autocommit engine: each statement commits alone. Give it
     back with `driver.raw.close()`."""
@@ -94,4 +107,4 @@ def autocommit_driver(engine: Engine) -> Driver:
     except dialect.loaded_dbapi.Error as error:  # as SQLAlchemy's connect raises it
         raise DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error,
                                   dialect=dialect) from error
-    return Driver(raw, dialect, raw.invalidate)
+    return Driver(raw, dialect, dropping_pool(raw.invalidate, engine))

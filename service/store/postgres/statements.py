@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
 
-from service.store.postgres.driver import Driver
+from service.store.postgres.driver import Driver, dropping_pool
 from service.store.statements import Write
 
 
@@ -55,7 +55,8 @@ class DriverStatements:
     @classmethod
     def of(cls, connection: Connection) -> DriverStatements:
         """Statements on the pooled connection of a SQLAlchemy Connection, in its transaction."""
-        return cls(Driver(connection.connection, connection.dialect, connection.invalidate))
+        return cls(Driver(connection.connection, connection.dialect,
+                          dropping_pool(connection.invalidate, connection.engine)))
 
     def first(self, statement: Executable, params: dict[str, Any]) -> Sequence[Any] | None:
         rows = self.driver.rows(statement, params, many=False)
