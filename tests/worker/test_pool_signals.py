@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from tests.e2e.helpers import moons_spec, wait_for, workers
+from tests.e2e.helpers import moons_spec, running_mid_way, wait_for, workers
 from tests.support.processes import child_pids
-from worker.client import CaviarClient
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.timeout(120)
 # gets before the next (two signals at the same instant are one to Python's handler),
 # far shorter than a child's clean stop.
 SIGNAL_GAP = 0.02
-
-
-def running_mid_way(client: CaviarClient, search_id: int, count: int) -> list[dict] | None:
-    """The search's running trials once `count` of them have reported an epoch past 1."""
-    trials = client.list_trials(search_id, status="running")["items"]
-    mid_way = [t for t in trials if (t.get("last_epoch") or 0) >= 2]
-    return mid_way if len(mid_way) == count else None
 
 
 @pytest.mark.parametrize("parent_first", [False, True], ids=["children-first", "parent-first"])
