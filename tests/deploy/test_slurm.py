@@ -180,5 +180,5 @@ def test_scancel_gives_the_running_trials_back_at_once(cluster, server, tmp_path
     assert tasks == {first: "CANCELLED", second: "COMPLETED"}
     assert sorted(t["number"] for t in trials) == list(range(cluster.cpus))
     assert all((t["status"], t["attempt"]) == ("completed", 2) for t in trials), "none lost"
-    assert all(t["worker_id"].startswith(f"slurm-{second}/") for t in trials)
+    assert {t["worker_id"].split("/")[0] for t in trials} == {f"slurm-{second}"}
 

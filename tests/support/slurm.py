@@ -22,8 +22,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.processes import free_port
-
 DAEMONS = ("munged", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "scancel", "sinfo")
 KILL_WAIT = 30  # seconds between a job's SIGTERM and its SIGKILL (Slurm's KillWait)
@@ -37,13 +35,22 @@ def require_slurm() -> None:
                          "slurm-wlm and munge (apt-get install slurm-wlm munge)")
 
 
+def two_free_ports() -> tuple[int, int]:
+    """Two different TCP ports on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as first, socket.socket() as second:
+        first.bind(("127.0.0.1", 0))
+        second.bind(("127.0.0.1", 0))
+        return first.getsockname()[1], second.getsockname()[1]
+
+
 def slurm_conf(folder: Path, munge_socket: Path, host: str, cpus: int) -> str:
     """slurm.conf of a one-node cluster whose state, logs and pid files are in `folder`."""
+    slurmctld_port, slurmd_port = two_free_ports()
     return f"""\
 ClusterName=caviar-test
 SlurmctldHost={host}(127.0.0.1)
-SlurmctldPort={free_port()}
-SlurmdPort={free_port()}
+SlurmctldPort={slurmctld_port}
+SlurmdPort={slurmd_port}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -77,7 +84,6 @@ class SlurmCluster:
 
     folder: Path
     conf: Path
-    host: str
     cpus: int
     daemons: list[subprocess.Popen] = field(default_factory=list)
 
@@ -112,7 +118,7 @@ class SlurmCluster:
 
     def cancel_all(self) -> None:
         """Cancel every job and wait until their processes are gone (at worst, KillWait)."""
-        subprocess.run(["scancel", "--full", "--user", "root"], env=self.env, timeout=30,
+        subprocess.run(["scancel", "--user", "root"], env=self.env, timeout=30,
                        capture_output=True)
         deadline = time.monotonic() + KILL_WAIT + 15
         while time.monotonic() < deadline:
@@ -145,6 +151,18 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def _kill_leftovers(conf: Path) -> None:
+    """SIGKILL whatever still runs with this cluster's SLURM_CONF in its environment (its
+    slurmstepd processes and their jobs), in case a job outlived the cancel."""
+    mark = f"SLURM_CONF={conf}".encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if mark in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+
+
 def _wait_ready(cluster: SlurmCluster, timeout: float = 30) -> None:
     """Wait until the node is idle; fail with the daemons' logs if it never is."""
     deadline = time.monotonic() + timeout
@@ -173,6 +191,16 @@ def _munge(folder: Path) -> tuple[list[str], Path]:
             f"--seed-file={folder / 'munged.seed'}"], sock
 
 
+def _wait_for_socket(path: Path, munged: subprocess.Popen, out: Path,
+                     timeout: float = 10) -> None:
+    """Wait for munged's socket; fail with its output if it does not come."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert munged.poll() is None and time.monotonic() < deadline, (
+            f"munged did not start:\n{out.read_text(errors='replace')}")
+        time.sleep(0.05)
+
+
 @contextmanager
 def slurm_cluster() -> Iterator[SlurmCluster]:
     """munged, slurmctld and slurmd for the duration of the block; every job is cancelled
@@ -181,30 +209,24 @@ def slurm_cluster() -> Iterator[SlurmCluster]:
     # A short path of its own: the munge socket's path must fit a Unix socket address.
     folder = Path(tempfile.mkdtemp(prefix="caviar-slurm-"))
     host = socket.gethostname().split(".")[0]
-    cluster = SlurmCluster(folder, folder / "slurm.conf", host, os.cpu_count() or 1)
+    cluster = SlurmCluster(folder, folder / "slurm.conf", os.cpu_count() or 1)
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        stack.callback(_kill_leftovers, cluster.conf)
+
+        def start(name: str, command: list[str]) -> subprocess.Popen:
+            daemon = _start(command, folder / f"{name}.out")
+            cluster.daemons.append(daemon)
+            stack.callback(_stop, daemon)
+            return daemon
+
         for sub in ("state", "spool"):
             (folder / sub).mkdir()
         munged, munge_socket = _munge(folder)
+        _wait_for_socket(munge_socket, start("munged", munged), folder / "munged.out")
         cluster.conf.write_text(slurm_conf(folder, munge_socket, host, cluster.cpus))
-        for command, log in (
-                (munged, "munged.out"),
-                (["slurmctld", "-D", "-i", "-f", str(cluster.conf)], "slurmctld.out"),
-                (["slurmd", "-D", "-N", host, "-f", str(cluster.conf)], "slurmd.out")):
-            cluster.daemons.append(_start(command, folder / log))
-            stack.callback(_stop, cluster.daemons[-1])
-            if command is munged:
-                _wait_for_socket(munge_socket, cluster.daemons[-1], folder)
+        start("slurmctld", ["slurmctld", "-D", "-i", "-f", str(cluster.conf)])
+        start("slurmd", ["slurmd", "-D", "-N", host, "-f", str(cluster.conf)])
         stack.callback(cluster.cancel_all)
         _wait_ready(cluster)
         yield cluster
-
-
-def _wait_for_socket(path: Path, process: subprocess.Popen, folder: Path,
-                     timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None and time.monotonic() < deadline, (
-            f"munged did not start:\n{(folder / 'munged.out').read_text(errors='replace')}")
-        time.sleep(0.05)
