@@ -124,3 +124,12 @@ def running_trial(client: CaviarClient, search_id: int, min_epoch: int = 0
         if trial.get("last_epoch") is not None and trial["last_epoch"] >= min_epoch:
             return trial
     return None
+
+
+def running_mid_way(client: CaviarClient, search_id: int, count: int, min_epoch: int = 2
+                    ) -> list[dict[str, Any]] | None:
+    """The search's running trials once `count` of them have reported at least `min_epoch`,
+    or None."""
+    trials = client.list_trials(search_id, status="running")["items"]
+    mid_way = [t for t in trials if (t.get("last_epoch") or 0) >= min_epoch]
+    return mid_way if len(mid_way) == count else None

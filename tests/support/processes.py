@@ -17,6 +17,11 @@ from typing import Any
 import httpx
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of process `pid` (Linux)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
