@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "train one configuration on a dataset and print its learning curve",
     "gradcheck": "check the engine's backprop against numerical gradients",
     "serve": "run the server (REST API, dashboard, SQL storage)",
+    "migrate": "bring the database schema to the latest revision, then exit",
     "worker": "run worker processes that pull trials from a server and train them",
     "submit": "create a search from a YAML spec; --watch follows it live",
     "validate": "check search specs offline, by the server's rules",
