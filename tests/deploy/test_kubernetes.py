@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 OVERLAYS = sorted(path.name for path in (KUBERNETES / "overlays").iterdir())
 KUBERNETES_VERSION = "1.32.0"  # the schemas objects are checked against (kubernetes-validate)
-KEDA_SCHEMAS = {kind: json.loads((Path(__file__).parent / "schemas" / f"keda-{kind.lower()}"
-                                  ".json").read_text())
+SCHEMAS = Path(__file__).parent / "schemas"
+KEDA_SCHEMAS = {kind: json.loads((SCHEMAS / f"keda-{kind.lower()}.json").read_text())
                 for kind in ("ScaledObject", "TriggerAuthentication")}
 SECRET_ENV = {"CAVIAR_DATABASE_URL", "CAVIAR_TOKEN", "POSTGRES_PASSWORD"}
 
@@ -211,8 +211,8 @@ def test_the_worker_caches_datasets_on_a_volume(rendered):
 
 def test_keda_scales_the_workers_on_the_fleet_route(rendered, app_client):
     scaled = one(rendered, "ScaledObject", "caviar-worker")["spec"]
-    assert scaled["scaleTargetRef"]["name"] == "caviar-worker"
-    one(rendered, "Deployment", "caviar-worker")
+    target = one(rendered, "Deployment", scaled["scaleTargetRef"]["name"])
+    assert target["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
     assert scaled["minReplicaCount"] == 0  # no search runs: no worker
     [trigger] = scaled["triggers"]
     assert trigger["type"] == "metrics-api" and trigger["metadata"]["authMode"] == "bearer"
