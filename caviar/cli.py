@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "train one configuration on a dataset and print its learning curve",
     "gradcheck": "check the engine's backprop against numerical gradients",
     "serve": "run the server (REST API, dashboard, SQL storage)",
+    "migrate": "bring the database schema to the latest revision, then exit",
     "worker": "run worker processes that pull trials from a server and train them",
     "submit": "create a search from a YAML spec; --watch follows it live",
     "validate": "check search specs offline, by the server's rules",
@@ -29,7 +30,9 @@ COMMANDS = {
 }
 
 
-def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser of `caviar`, with the full parser of the command argv names (only that
+    command's module is imported)."""
     parser = argparse.ArgumentParser(
         prog="caviar", description="Caviar: hyperparameter search with a fleet of workers."
     )
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     A UsageError is printed one line per problem (a spec's broken rules), no traceback.
     """
     argv = sys.argv[1:] if argv is None else argv
-    parser = _build_parser(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "run", None)
     if handler is None:

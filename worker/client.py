@@ -109,6 +109,8 @@ def _called(response: httpx.Response) -> str:
 
 
 MAX_RETRY_AFTER = 60.0
+REQUEST_TIMEOUT = 10.0
+"""Seconds a request may take (connect, and each read or write) before it is retried."""
 
 
 def _retry_after(response: httpx.Response | None) -> float:
@@ -148,7 +150,8 @@ class TrialChanges:
 class CaviarClient:
     """HTTP client for one Caviar server (base URL without `/api/v1`)."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, retry: RetryPolicy | None = None,
+    def __init__(self, base_url: str, timeout: float = REQUEST_TIMEOUT,
+                 retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
                  token: str | None = None) -> None:

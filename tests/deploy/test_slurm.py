@@ -90,11 +90,11 @@ def submit_workers(cluster: SlurmCluster, server: Secured, folder: Path, search_
     """Submit the array 0-1 of the script, its workers kept on one search; the job id.
 
     The job gets what a user's shell would pass on: PATH with this environment's `caviar`,
-    CAVIAR_URL, the `token` variables, and a short --idle-exit so that the tasks end soon
+    CAVIAR_SERVER, the `token` variables, and a short --idle-exit so that the tasks end soon
     after the search.
     """
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "CAVIAR_URL": server.url, "CAVIAR_IDLE_EXIT": "2",
+           "CAVIAR_SERVER": server.url, "CAVIAR_IDLE_EXIT": "2",
            "CAVIAR_CACHE_DIR": str(folder / "cache"), **token}
     return cluster.sbatch(SCRIPT, "--search", str(search_id), env=env, options=[
         "--array=0-1", f"--cpus-per-task={cpus_per_task}", f"--chdir={folder}",
