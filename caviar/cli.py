@@ -3,7 +3,9 @@
 Each subcommand is a module in caviar.commands with `register(subparsers)`,
 which adds its parser and sets `run(args) -> int` as the parser's handler.
 Modules are imported only for the command that runs, so a worker node
-without the server's dependencies can still run `caviar worker`.
+without the server's dependencies (the `caviar-worker` distribution,
+packaging/caviar-worker) can still run `caviar worker`; a command that needs
+the server says so there.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ COMMANDS = {
     "retest": "train a search's best trials again with new seeds, to rank them by the mean",
     "demo": "run server, workers and the example search on this machine",
 }
+
+SERVER_MODULES = frozenset({"service", "migrations", "fastapi", "uvicorn", "sqlalchemy",
+                            "alembic", "psycopg"})
+"""What `caviar-worker` leaves out: the server and its dependencies."""
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -64,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         for line in str(error).splitlines():
             print(f"caviar {args.command}: error: {line}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in SERVER_MODULES:
+            raise
+        print(f"caviar {args.command}: error: this command needs the server, which this "
+              f"installation does not have (no module {error.name!r}): install the `caviar` "
+              "package, not `caviar-worker`", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

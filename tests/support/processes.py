@@ -64,11 +64,11 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float 
     raise RuntimeError(f"server at {url} not healthy after {timeout}s:\n{log.read_text()}")
 
 
-def start_server(database_url: str, folder: Path, port: int | None = None,
-                 env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                 host: str = "127.0.0.1", scheme: str = "http") -> Server:
+def launch_server(database_url: str, folder: Path, port: int | None = None,
+                  env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                  host: str = "127.0.0.1", scheme: str = "http") -> Server:
     """Start `caviar serve` on `host` with the given database and extra arguments; return
-    once it is healthy (asked on 127.0.0.1)."""
+    at once, without waiting for it to answer."""
     port = port or free_port()
     log = folder / f"server-{port}-{time.monotonic_ns()}.log"
     process = subprocess.Popen(
@@ -76,14 +76,23 @@ def start_server(database_url: str, folder: Path, port: int | None = None,
          "--database-url", database_url, *args],
         stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
-    url = f"{scheme}://127.0.0.1:{port}"
+    return Server(url=f"{scheme}://127.0.0.1:{port}", database_url=database_url,
+                  process=process, log=log)
+
+
+def start_server(database_url: str, folder: Path, port: int | None = None,
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 host: str = "127.0.0.1", scheme: str = "http") -> Server:
+    """Start `caviar serve` (launch_server's arguments); return once it is healthy (asked on
+    127.0.0.1)."""
+    server = launch_server(database_url, folder, port, env, args, host, scheme)
     try:
-        wait_healthy(url, process, log)
+        wait_healthy(server.url, server.process, server.log)
     except BaseException:
-        process.kill()
-        process.wait()
+        server.process.kill()
+        server.process.wait()
         raise
-    return Server(url=url, database_url=database_url, process=process, log=log)
+    return server
 
 
 @contextmanager
@@ -95,3 +104,20 @@ def live_server(database_url: str, folder: Path, env: dict[str, str] | None = No
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def live_servers(count: int, database_url: str, folder: Path, **options: Any
+                 ) -> Iterator[list[Server]]:
+    """`count` `caviar serve` processes on one database, all launched before any is asked
+    whether it is healthy (they start at the same moment), for the duration of the block."""
+    servers: list[Server] = []
+    try:
+        for _ in range(count):
+            servers.append(launch_server(database_url, folder, **options))
+        for server in servers:
+            wait_healthy(server.url, server.process, server.log)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
