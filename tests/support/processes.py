@@ -16,6 +16,9 @@ from typing import Any
 
 import httpx
 
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+"""Listening on these means every address of the machine; the tests ask on loopback."""
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -63,7 +66,7 @@ def start_server(database_url: str, folder: Path, port: int | None = None,
                  env: dict[str, str] | None = None, args: tuple[str, ...] = (),
                  host: str = "127.0.0.1", scheme: str = "http") -> Server:
     """Start `caviar serve` on `host` with the given database and extra arguments; return
-    once it is healthy (asked on 127.0.0.1)."""
+    once it is healthy, asked at `host` (at 127.0.0.1 for a wildcard host)."""
     port = port or free_port()
     log = folder / f"server-{port}-{time.monotonic_ns()}.log"
     process = subprocess.Popen(
@@ -71,7 +74,8 @@ def start_server(database_url: str, folder: Path, port: int | None = None,
          "--database-url", database_url, *args],
         stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
-    url = f"{scheme}://127.0.0.1:{port}"
+    asked = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    url = f"{scheme}://{asked}:{port}"
     try:
         wait_healthy(url, process, log)
     except BaseException:
