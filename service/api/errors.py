@@ -28,6 +28,7 @@ from starlette.routing import compile_path
 from domain.error_format import clean_errors
 from domain.errors import Conflict, Invalid, NotFound
 from service.auth.guard import Refused, refusal_response
+from service.db.session import unavailable
 
 
 class ErrorAnswer(BaseModel):
@@ -116,8 +117,7 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, Conflict):
         return 409, {"detail": str(exc)}
     if isinstance(exc, OperationalError):
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        return 503, {"detail": f"the database is unavailable: {reason}"}
+        return 503, {"detail": unavailable(exc)}
     raise TypeError(f"no answer for {type(exc).__name__}") from exc
 
 
