@@ -3,8 +3,9 @@
 Bad input is a 422, 404 or 409, never a 500; a bug of the server's own is a 500
 with a JSON body too, its traceback in the log.
 
-A database that does not answer (a lost connection, a lock held too long) is
-a 503, which clients retry.
+A database that does not answer (a lost connection, a lock held too long) or
+cannot store a write (SQLite's "database or disk is full") is a 503, which
+clients retry.
 
 A 422's detail is a list of `{"loc", "msg", "type"}` (only these keys, so the
 body is always JSON-serializable; `domain.error_format.clean_errors` builds them, and the
