@@ -87,16 +87,16 @@ def test_a_worker_cut_off_past_its_lease_is_refused_when_it_comes_back(tmp_path)
         assert "lease lost" not in far.text(), "still cut off: it cannot have heard yet"
 
         link.restore()
-        refused = wait_for("the far worker's late call refused",
-                           lambda: re.search(rf"trial {victim['id']}\b.*lease lost.*the lease "
-                                             "token is not the trial's current one", far.text()),
-                           timeout=60)
+        refused = wait_for("the far worker's late report refused",
+                           lambda: re.search(rf"trial {victim['id']}: lease lost \(trial "
+                                             rf"{victim['id']}: the lease token is not the "
+                                             "trial's current one", far.text()), timeout=60)
         wait_for("the search to complete",
                  lambda: search_status(client, search["id"]) == "completed", timeout=60)
         far.signal(signal.SIGTERM)
         assert far.wait(20) == 0, far.text()
         with CaviarClient(server.url, token=worker_env["CAVIAR_TOKEN"]) as late, \
-                pytest.raises(LeaseLost):
+                pytest.raises(LeaseLost, match="the lease token is not the trial's current"):
             late.complete(victim["id"], stale_token, {"dev_accuracy": 1.0})
         after = client.get_trial(victim["id"])
         trials = all_trials(client, search["id"])
@@ -115,6 +115,7 @@ def test_a_worker_cut_off_past_its_lease_is_refused_when_it_comes_back(tmp_path)
     assert refused, far_log
     assert f"trial {victim['id']} finished" in near_log
     assert f"trial {victim['id']} finished" not in far_log
+    assert "outcome refused" not in far_log, "it sent no completion for the trial it lost"
     others = [t for t in trials if t["id"] != victim["id"]]
     assert {t["worker_id"] for t in others} == {"far"}, "it went on with the search"
     assert all(f"trial {t['id']} finished" in far_log for t in others), far_log
