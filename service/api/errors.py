@@ -3,8 +3,9 @@
 Bad input is a 422, 404 or 409, never a 500; a bug of the server's own is a 500
 with a JSON body too, its traceback in the log.
 
-A database that does not answer (a lost connection, a lock held too long) is
-a 503, which clients retry.
+A database that does not answer (a lost connection, a lock held too long) or
+cannot store a write (SQLite's "database or disk is full") is a 503, which
+clients retry.
 
 A 422's detail is a list of `{"loc", "msg", "type"}` (only these keys, so the
 body is always JSON-serializable; `domain.error_format.clean_errors` builds them, and the
@@ -28,6 +29,7 @@ from starlette.routing import compile_path
 from domain.error_format import clean_errors
 from domain.errors import Conflict, Invalid, NotFound
 from service.auth.guard import Refused, refusal_response
+from service.db.session import unavailable
 
 
 class ErrorAnswer(BaseModel):
@@ -116,8 +118,7 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, Conflict):
         return 409, {"detail": str(exc)}
     if isinstance(exc, OperationalError):
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        return 503, {"detail": f"the database is unavailable: {reason}"}
+        return 503, {"detail": unavailable(exc)}
     raise TypeError(f"no answer for {type(exc).__name__}") from exc
 
 

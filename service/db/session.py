@@ -24,10 +24,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SUPPORTED = ("sqlite", "postgresql")
+
+
+def unavailable(error: OperationalError) -> str:
+    """The sentence of a 503 for a database that did not do what was asked, with the
+    driver's first line of why ("database or disk is full", "connection refused")."""
+    reason = str(error.orig or error).strip().splitlines()[0]
+    return f"the database is unavailable: {reason}"
 
 
 class DatabaseURLError(ValueError):

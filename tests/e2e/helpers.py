@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +55,12 @@ class Workers:
     folder: Path
     started: list[WorkerProcess] = field(default_factory=list)
 
-    def start(self, server_url: str, *args: str, env: dict[str, str] | None = None
-              ) -> WorkerProcess:
+    def start(self, server_url: str, *args: str, env: dict[str, str] | None = None,
+              prefix: Sequence[str] = ()) -> WorkerProcess:
+        """Start `caviar worker`; `prefix` runs it through a wrapper (`ip netns exec NAME`)."""
         log = self.folder / f"worker-{len(self.started)}-{time.monotonic_ns()}.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "caviar", "worker", "--server", server_url, *args],
+            [*prefix, sys.executable, "-m", "caviar", "worker", "--server", server_url, *args],
             stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "CAVIAR_CACHE_DIR": str(self.folder / "cache"), **(env or {})},
         )

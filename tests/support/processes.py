@@ -16,6 +16,9 @@ from typing import Any
 
 import httpx
 
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+"""Listening on these means every address of the machine; the tests ask on loopback."""
+
 
 def child_pids(pid: int) -> list[int]:
     """The direct children of process `pid` (Linux)."""
@@ -68,7 +71,8 @@ def launch_server(database_url: str, folder: Path, port: int | None = None,
                   env: dict[str, str] | None = None, args: tuple[str, ...] = (),
                   host: str = "127.0.0.1", scheme: str = "http") -> Server:
     """Start `caviar serve` on `host` with the given database and extra arguments; return
-    at once, without waiting for it to answer."""
+    at once, without waiting for it to answer. Its URL is at `host` (at 127.0.0.1 for a
+    wildcard host)."""
     port = port or free_port()
     log = folder / f"server-{port}-{time.monotonic_ns()}.log"
     process = subprocess.Popen(
@@ -76,15 +80,15 @@ def launch_server(database_url: str, folder: Path, port: int | None = None,
          "--database-url", database_url, *args],
         stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
-    return Server(url=f"{scheme}://127.0.0.1:{port}", database_url=database_url,
+    asked = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    return Server(url=f"{scheme}://{asked}:{port}", database_url=database_url,
                   process=process, log=log)
 
 
 def start_server(database_url: str, folder: Path, port: int | None = None,
                  env: dict[str, str] | None = None, args: tuple[str, ...] = (),
                  host: str = "127.0.0.1", scheme: str = "http") -> Server:
-    """Start `caviar serve` (launch_server's arguments); return once it is healthy (asked on
-    127.0.0.1)."""
+    """Start `caviar serve` (launch_server's arguments); return once it is healthy."""
     server = launch_server(database_url, folder, port, env, args, host, scheme)
     try:
         wait_healthy(server.url, server.process, server.log)
