@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from domain.lifecycle.states import TrialStatus
+
 
 @dataclass(frozen=True)
 class SearchLoad:
@@ -47,7 +49,8 @@ class FleetDemand:
 
     def as_json(self) -> dict[str, int]:
         """The JSON of `GET /api/v1/fleet`."""
-        return {"running": self.running, "waiting": self.waiting, "wanted": self.wanted}
+        return {TrialStatus.RUNNING.value: self.running, "waiting": self.waiting,
+                "wanted": self.wanted}
 
 
 def fleet_demand(loads: Iterable[SearchLoad]) -> FleetDemand:
