@@ -3,7 +3,9 @@
 Each subcommand is a module in caviar.commands with `register(subparsers)`,
 which adds its parser and sets `run(args) -> int` as the parser's handler.
 Modules are imported only for the command that runs, so a worker node
-without the server's dependencies can still run `caviar worker`.
+without the server's dependencies (the `caviar-worker` distribution,
+packaging/caviar-worker) can still run `caviar worker`; a command that needs
+the server says so there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ COMMANDS = {
     "train": "train one configuration on a dataset and print its learning curve",
     "gradcheck": "check the engine's backprop against numerical gradients",
     "serve": "run the server (REST API, dashboard, SQL storage)",
+    "migrate": "bring the database schema to the latest revision, then exit",
     "worker": "run worker processes that pull trials from a server and train them",
     "submit": "create a search from a YAML spec; --watch follows it live",
     "validate": "check search specs offline, by the server's rules",
@@ -28,8 +31,14 @@ COMMANDS = {
     "demo": "run server, workers and the example search on this machine",
 }
 
+SERVER_MODULES = frozenset({"service", "migrations", "fastapi", "uvicorn", "sqlalchemy",
+                            "alembic", "psycopg"})
+"""What `caviar-worker` leaves out: the server and its dependencies."""
 
-def _build_parser(argv: list[str]) -> argparse.ArgumentParser:
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser of `caviar`, with the full parser of the command argv names (only that
+    command's module is imported)."""
     parser = argparse.ArgumentParser(
         prog="caviar", description="Caviar: hyperparameter search with a fleet of workers."
     )
@@ -50,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     A UsageError is printed one line per problem (a spec's broken rules), no traceback.
     """
     argv = sys.argv[1:] if argv is None else argv
-    parser = _build_parser(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "run", None)
     if handler is None:
@@ -61,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         for line in str(error).splitlines():
             print(f"caviar {args.command}: error: {line}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in SERVER_MODULES:
+            raise
+        print(f"caviar {args.command}: error: this command needs the server, which this "
+              f"installation does not have (no module {error.name!r}): install the `caviar` "
+              "package, not `caviar-worker`", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

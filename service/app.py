@@ -22,6 +22,7 @@ from service.api import (
     analysis,
     checkpoints,
     datasets,
+    fleet,
     retests,
     searches,
     system,
@@ -173,7 +174,7 @@ def create_app(settings: Settings | None = None, fast_worker_routes: bool = True
     app.state.guard = guard
     install_error_handlers(app)
     for module in (searches, retests, analysis, trials, worker, checkpoints, datasets, tokens,
-                   system):
+                   fleet, system):
         app.include_router(module.router)
     app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(GuardMiddleware, guard=guard)

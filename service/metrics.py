@@ -1,13 +1,15 @@
 """Prometheus metrics of the server process, in the text exposition format, by hand.
 
-Trials by state come from the searches' counters (exact, no scan); claims and
-request latency are counted in this process since it started.
+Trials by state and the fleet's demand come from the searches' counters (exact, no
+scan); claims and request latency are counted in this process since it started.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+
+from domain.fleet import FleetDemand
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -38,13 +40,20 @@ class Metrics:
             self._sums[key] += seconds
             self._counts[key] += 1
 
-    def render(self, trials_by_state: dict[str, int]) -> str:
-        """The exposition text, with the given trial counts as a gauge."""
+    def render(self, trials_by_state: dict[str, int], demand: FleetDemand) -> str:
+        """The exposition text, with the given trial counts and fleet demand as gauges."""
         lines = [
             "# HELP caviar_trials Trials by state, over all searches.",
             "# TYPE caviar_trials gauge",
         ]
         lines += [f'caviar_trials{{state="{state}"}} {n}' for state, n in trials_by_state.items()]
+        lines += [
+            "# HELP caviar_fleet_trials The fleet's demand over the running searches: trials "
+            "running, and waiting for a worker (GET /api/v1/fleet).",
+            "# TYPE caviar_fleet_trials gauge",
+            f'caviar_fleet_trials{{state="running"}} {demand.running}',
+            f'caviar_fleet_trials{{state="waiting"}} {demand.waiting}',
+        ]
         lines += [
             "# HELP caviar_claims_total Claims answered, by result.",
             "# TYPE caviar_claims_total counter",

@@ -108,7 +108,20 @@ def _called(response: httpx.Response) -> str:
     return f"{response.request.method} {response.request.url.path}"
 
 
+def _server_error(response: httpx.Response) -> str:
+    """A 5xx as one line, with the server's `detail` when it sent one: a worker's log then
+    says why the server could not answer ("database or disk is full"), not only that."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    reason = f": {format_detail(detail)}" if detail else ""
+    return f"server error {response.status_code}{reason}"
+
+
 MAX_RETRY_AFTER = 60.0
+REQUEST_TIMEOUT = 10.0
+"""Seconds a request may take (connect, and each read or write) before it is retried."""
 
 
 def _retry_after(response: httpx.Response | None) -> float:
@@ -148,7 +161,8 @@ class TrialChanges:
 class CaviarClient:
     """HTTP client for one Caviar server (base URL without `/api/v1`)."""
 
-    def __init__(self, base_url: str, timeout: float = 10.0, retry: RetryPolicy | None = None,
+    def __init__(self, base_url: str, timeout: float = REQUEST_TIMEOUT,
+                 retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, seed: int | None = None,
                  token: str | None = None) -> None:
@@ -210,7 +224,7 @@ class CaviarClient:
             return None, f"{type(error).__name__} ({error})", idempotent
         if response.status_code >= 500:
             retryable = idempotent or response.status_code == 503
-            return None, f"server error {response.status_code}", retryable
+            return None, _server_error(response), retryable
         if response.status_code == 429:
             return response, "too many requests", True
         if response.status_code >= 400:

@@ -7,7 +7,11 @@ enforces it once NumPy is loaded. Trials are independent, so N single-threaded
 processes use N cores better than one process with N BLAS threads.
 
 Signals: the first SIGTERM/SIGINT asks for a clean stop (the running trial is
-given back to the server at once, exit 0); a second one exits at once.
+given back to the server at once, exit 0); a second one exits at once. A pool
+passes the clean stop on to its children as SIGUSR1, which never counts as a
+second signal: a batch system that sends SIGTERM to every process of a job
+(Slurm's scancel) reaches each child twice, its own SIGTERM and the pool's
+SIGUSR1, and that is still one clean stop.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ BLAS_ENV = {
 }
 PARENT_ENV = "CAVIAR_WORKER_PARENT_PID"
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_SIGNAL = signal.SIGUSR1  # the pool's clean stop, sent to its children
 
 
 def default_worker_id() -> str:
@@ -69,6 +74,7 @@ def run_process(server: str, worker_id: str | None, search_id: int | None,
     with CaviarClient(server, token=os.environ.get(TOKEN_ENV) or None) as client:
         runner = Runner(client, options, log=worker_logger(options.worker_id))
         _on_signals(runner.request_shutdown, lambda signum: os._exit(128 + signum))
+        signal.signal(STOP_SIGNAL, lambda signum, frame: runner.request_shutdown())
         return runner.run()
 
 
@@ -96,6 +102,6 @@ def run_pool(child_args: list[str], processes: int, worker_id: str | None) -> in
         forward(signal.SIGKILL)
         os._exit(128 + signum)
 
-    _on_signals(lambda: forward(signal.SIGTERM), kill_all)
+    _on_signals(lambda: forward(STOP_SIGNAL), kill_all)
     codes = [child.wait() for child in children]
     return max(128 - code if code < 0 else code for code in codes)

@@ -12,8 +12,8 @@
   a promoted trial comes with the checkpoint it resumes from, downloaded and checked
   before training goes on. A checkpoint that cannot be used gives the trial back, to
   start again from its first epoch.
-- `request_shutdown()` (from SIGTERM/SIGINT) stops claiming and gives the running
-  trial back at once, so the server requeues it without waiting for its lease.
+- `request_shutdown()` (from SIGTERM/SIGINT, or a pool's SIGUSR1) stops claiming and gives
+  the running trial back at once, so the server requeues it without waiting for its lease.
 - The runner measures where its time goes: training, or everything else of a
   trial (claiming, loading data, reporting, completing), and idle waiting for work.
 """

@@ -4,8 +4,9 @@ Bad input is a 422, 404 or 409, never a 500; a bug of the server's own is a 500
 with a JSON body too, its traceback in the log.
 
 A database that does not answer (down, restarting, a lock held past the
-server's CAVIAR_DB_TIMEOUT_SECONDS) is a 503 whose detail says why, which clients
-retry (service.db.outage).
+server's CAVIAR_DB_TIMEOUT_SECONDS) or cannot store a write (SQLite's "database
+or disk is full") is a 503 whose detail says why, which clients retry
+(service.db.outage).
 
 A 422's detail is a list of `{"loc", "msg", "type"}` (only these keys, so the
 body is always JSON-serializable; `domain.error_format.clean_errors` builds them, and the
@@ -28,7 +29,7 @@ from starlette.routing import compile_path
 from domain.error_format import clean_errors
 from domain.errors import Conflict, Invalid, NotFound
 from service.auth.guard import Refused, refusal_response
-from service.db.outage import UNAVAILABLE, unavailable_reason
+from service.db.outage import UNAVAILABLE, unavailable
 
 
 class ErrorAnswer(BaseModel):
@@ -117,7 +118,7 @@ def error_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, Conflict):
         return 409, {"detail": str(exc)}
     if isinstance(exc, UNAVAILABLE):
-        return 503, {"detail": f"the database is unavailable: {unavailable_reason(exc)}"}
+        return 503, {"detail": unavailable(exc)}
     raise TypeError(f"no answer for {type(exc).__name__}") from exc
 
 

@@ -244,3 +244,12 @@ class WhoAmI(BaseModel):
     role: Role
     owner: str | None
     authentication: Literal["tokens", "open"]
+
+
+class Fleet(BaseModel):
+    """The fleet's demand over every running search (domain.fleet): trials running, trials
+    a claim could take now, and their sum, the workers that would all be busy."""
+
+    running: int
+    waiting: int
+    wanted: int

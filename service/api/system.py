@@ -18,6 +18,7 @@ from service.db.models import Search
 from service.db.outage import unavailable_reason
 from service.db.session import Database
 from service.metrics import Metrics
+from service.store.fleet import read_demand
 
 router = APIRouter(tags=["system"])
 
@@ -50,9 +51,10 @@ def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
             dependencies=[Depends(caller_may(Permission.MONITOR))])
 def prometheus(db: Annotated[Database, Depends(database)],
                counters: Annotated[Metrics, Depends(metrics)]) -> PlainTextResponse:
-    """Prometheus text: trials by state, claims, request latency."""
+    """Prometheus text: trials by state, the fleet's demand, claims, request latency."""
     columns = [func.coalesce(func.sum(getattr(Search, f"count_{s}")), 0) for s in TrialStatus]
     with db.read() as session:
         sums = session.execute(select(*columns)).one()
-    body = counters.render(dict(zip(TrialStatus, (int(n) for n in sums), strict=True)))
+    body = counters.render(dict(zip(TrialStatus, (int(n) for n in sums), strict=True)),
+                           read_demand(db))
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")

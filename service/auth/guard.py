@@ -1,7 +1,9 @@
 """Authentication of every request: the bearer token, its caller, and its rate.
 
 `Guard.caller(headers)` turns a request's headers into its `Caller`, or raises
-`Refused` (401 without a valid token, 429 over the token's rate). The
+`Refused` (401 without a valid token, 429 over the token's rate, 503 when the
+database cannot look the token up: the refusals are answered outside the app's
+error handlers, so the guard turns a database error into its answer itself). The
 `GuardMiddleware` runs it for every protected path before the app reads the
 body; service.api.dispatch runs it for the worker routes it serves ahead of
 the middleware. Routes then check the caller's permission and owner
@@ -28,6 +30,7 @@ from service.auth.rate_limit import RateLimiter, retry_after
 from service.auth.roles import OPEN_CALLER, Caller
 from service.auth.tokens import caller_of, mark_used, token_hash
 from service.db.models import utcnow
+from service.db.outage import UNAVAILABLE, unavailable
 from service.db.session import Database
 
 log = logging.getLogger("caviar.server")
@@ -134,7 +137,11 @@ class Guard:
         if cached is None or cached.until < now:
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
-            cached = self._cache[key] = _Cached(caller_of(self.db, token), now + CACHE_SECONDS)
+            try:
+                caller = caller_of(self.db, token)
+            except UNAVAILABLE as error:
+                raise Refused(503, unavailable(error)) from None
+            cached = self._cache[key] = _Cached(caller, now + CACHE_SECONDS)
         return cached.caller
 
     def _touch(self, token_id: int, now: float) -> None:

@@ -7,8 +7,8 @@ they need (service.api.access), never a role.
 | --- | --- |
 | admin | everything, tokens included, on every owner's searches |
 | user | submit, read, stop and cancel their own searches; upload and read their own datasets |
-| worker | claim and write trials, their checkpoints, and download datasets; nothing else |
-| reader | read every search, trial and dataset, and /metrics; change nothing |
+| worker | claim and write trials and checkpoints, download datasets; read the fleet's demand |
+| reader | read every search, trial and dataset, /metrics and the fleet's demand; change nothing |
 """
 
 from __future__ import annotations
@@ -27,14 +27,16 @@ class Permission(StrEnum):
     WORK = "work"  # the worker protocol and checkpoints
     DOWNLOAD = "download"  # a dataset's bytes (a user: their own)
     MONITOR = "monitor"  # /metrics
+    SCALE = "scale"  # the fleet's demand (/api/v1/fleet): what an autoscaler reads
     MANAGE = "manage"  # tokens
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.USER: frozenset({Permission.READ, Permission.SUBMIT, Permission.DOWNLOAD}),
-    Role.WORKER: frozenset({Permission.WORK, Permission.DOWNLOAD}),
-    Role.READER: frozenset({Permission.READ, Permission.DOWNLOAD, Permission.MONITOR}),
+    Role.WORKER: frozenset({Permission.WORK, Permission.DOWNLOAD, Permission.SCALE}),
+    Role.READER: frozenset({Permission.READ, Permission.DOWNLOAD, Permission.MONITOR,
+                            Permission.SCALE}),
 }
 SEES_EVERY_OWNER = frozenset({Role.ADMIN, Role.WORKER, Role.READER})
 """Roles not limited to their own owner's searches and datasets (a user is)."""

@@ -1,8 +1,9 @@
 """Which database errors mean "unavailable for now" (a 503 the client retries), and why.
 
-A database that is down, restarting, or holding a lock past the server's timeout
-(CAVIAR_DB_TIMEOUT_SECONDS) raises one of `UNAVAILABLE`; anything else the
-database raises (a broken constraint, bad SQL) is a bug of the server's own.
+A database that is down, restarting, holding a lock past the server's timeout
+(CAVIAR_DB_TIMEOUT_SECONDS), or unable to store a write (SQLite's "database or disk
+is full") raises one of `UNAVAILABLE`; anything else the database raises (a broken
+constraint, bad SQL) is a bug of the server's own.
 """
 
 from __future__ import annotations
@@ -29,3 +30,9 @@ def unavailable_reason(error: BaseException) -> str:
         return f"timed out: {reason}" + ("" if "CAVIAR_DB_TIMEOUT_SECONDS" in reason
                                          else " (CAVIAR_DB_TIMEOUT_SECONDS)")
     return reason
+
+
+def unavailable(error: BaseException) -> str:
+    """The sentence of a 503 for a database that did not do what was asked, with why
+    ("database or disk is full", "connection refused", a timeout named)."""
+    return f"the database is unavailable: {unavailable_reason(error)}"

@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e.helpers import all_trials, moons_spec, running_trial, wait_for, workers
 from tests.support.databases import sqlite_url
-from tests.support.processes import Server, live_server
+from tests.support.processes import Server, child_pids, live_server
 from worker.client import CaviarClient
 
 pytestmark = pytest.mark.timeout(180)
@@ -22,11 +22,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("worker-cli-server")
     with live_server(sqlite_url(folder), folder) as running:
         yield running
-
-
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(child) for child in text.split()]
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -48,7 +43,7 @@ def test_n_processes_each_with_one_blas_thread_and_their_own_id(server, tmp_path
         search = client.create_search(spec)
         wait_for("two trials running", lambda: len(
             client.list_trials(search["id"], status="running")["items"]) == 2)
-        children = _children(pool.process.pid)
+        children = child_pids(pool.process.pid)
         assert len(children) == 2
         for child in children:
             env = _environ(child)
@@ -114,7 +109,7 @@ def test_worker_processes_stop_when_their_pool_process_dies(server, tmp_path):
         pool = fleet.start(server.url, "--processes", "2", "--search", str(search["id"]))
         wait_for("two trials running", lambda: len(
             client.list_trials(search["id"], status="running")["items"]) == 2)
-        children = _children(pool.process.pid)
+        children = child_pids(pool.process.pid)
         pool.signal(signal.SIGKILL)
         pool.wait()
         wait_for("the orphaned workers to exit", lambda: not any(

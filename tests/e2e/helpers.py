@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +55,12 @@ class Workers:
     folder: Path
     started: list[WorkerProcess] = field(default_factory=list)
 
-    def start(self, server_url: str, *args: str, env: dict[str, str] | None = None
-              ) -> WorkerProcess:
+    def start(self, server_url: str, *args: str, env: dict[str, str] | None = None,
+              prefix: Sequence[str] = ()) -> WorkerProcess:
+        """Start `caviar worker`; `prefix` runs it through a wrapper (`ip netns exec NAME`)."""
         log = self.folder / f"worker-{len(self.started)}-{time.monotonic_ns()}.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "caviar", "worker", "--server", server_url, *args],
+            [*prefix, sys.executable, "-m", "caviar", "worker", "--server", server_url, *args],
             stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "CAVIAR_CACHE_DIR": str(self.folder / "cache"), **(env or {})},
         )
@@ -124,3 +125,12 @@ def running_trial(client: CaviarClient, search_id: int, min_epoch: int = 0
         if trial.get("last_epoch") is not None and trial["last_epoch"] >= min_epoch:
             return trial
     return None
+
+
+def running_mid_way(client: CaviarClient, search_id: int, count: int, min_epoch: int = 2
+                    ) -> list[dict[str, Any]] | None:
+    """The search's running trials once `count` of them have reported at least `min_epoch`,
+    or None."""
+    trials = client.list_trials(search_id, status="running")["items"]
+    mid_way = [t for t in trials if (t.get("last_epoch") or 0) >= min_epoch]
+    return mid_way if len(mid_way) == count else None

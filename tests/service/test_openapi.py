@@ -173,6 +173,7 @@ def test_every_route_answers_as_documented(client):
     check("GET", f"{API}/datasets/{uploaded['id']}/data", 200)
     check("GET", "/healthz", 200)
     check("GET", "/metrics", 200)
+    check("GET", f"{API}/fleet", 200)
 
     # Tokens (the open server's caller is an admin) and the caller.
     made = check("POST", f"{API}/tokens", 201, json={"name": "rack-3", "role": "worker"}).json()

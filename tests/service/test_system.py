@@ -37,7 +37,7 @@ def test_openapi_documents_every_route(client):
                  "/searches/{search_id}/trials", "/trials/{trial_id}",
                  "/trials/{trial_id}/stop", "/datasets", "/datasets/{dataset_id}/data",
                  "/trials/claim", "/trials/{trial_id}/heartbeat", "/trials/{trial_id}/report",
-                 "/trials/{trial_id}/complete", "/trials/{trial_id}/fail"]:
+                 "/trials/{trial_id}/complete", "/trials/{trial_id}/fail", "/fleet"]:
         assert API + path in paths, path
 
 

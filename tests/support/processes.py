@@ -16,6 +16,14 @@ from typing import Any
 
 import httpx
 
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+"""Listening on these means every address of the machine; the tests ask on loopback."""
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of process `pid` (Linux)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -59,11 +67,12 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float 
     raise RuntimeError(f"server at {url} not healthy after {timeout}s:\n{log.read_text()}")
 
 
-def start_server(database_url: str, folder: Path, port: int | None = None,
-                 env: dict[str, str] | None = None, args: tuple[str, ...] = (),
-                 host: str = "127.0.0.1", scheme: str = "http") -> Server:
+def launch_server(database_url: str, folder: Path, port: int | None = None,
+                  env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                  host: str = "127.0.0.1", scheme: str = "http") -> Server:
     """Start `caviar serve` on `host` with the given database and extra arguments; return
-    once it is healthy (asked on 127.0.0.1)."""
+    at once, without waiting for it to answer. Its URL is at `host` (at 127.0.0.1 for a
+    wildcard host)."""
     port = port or free_port()
     log = folder / f"server-{port}-{time.monotonic_ns()}.log"
     process = subprocess.Popen(
@@ -71,14 +80,23 @@ def start_server(database_url: str, folder: Path, port: int | None = None,
          "--database-url", database_url, *args],
         stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
-    url = f"{scheme}://127.0.0.1:{port}"
+    asked = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    return Server(url=f"{scheme}://{asked}:{port}", database_url=database_url,
+                  process=process, log=log)
+
+
+def start_server(database_url: str, folder: Path, port: int | None = None,
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                 host: str = "127.0.0.1", scheme: str = "http") -> Server:
+    """Start `caviar serve` (launch_server's arguments); return once it is healthy."""
+    server = launch_server(database_url, folder, port, env, args, host, scheme)
     try:
-        wait_healthy(url, process, log)
+        wait_healthy(server.url, server.process, server.log)
     except BaseException:
-        process.kill()
-        process.wait()
+        server.process.kill()
+        server.process.wait()
         raise
-    return Server(url=url, database_url=database_url, process=process, log=log)
+    return server
 
 
 @contextmanager
@@ -90,3 +108,20 @@ def live_server(database_url: str, folder: Path, env: dict[str, str] | None = No
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def live_servers(count: int, database_url: str, folder: Path, **options: Any
+                 ) -> Iterator[list[Server]]:
+    """`count` `caviar serve` processes on one database, all launched before any is asked
+    whether it is healthy (they start at the same moment), for the duration of the block."""
+    servers: list[Server] = []
+    try:
+        for _ in range(count):
+            servers.append(launch_server(database_url, folder, **options))
+        for server in servers:
+            wait_healthy(server.url, server.process, server.log)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

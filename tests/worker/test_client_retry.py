@@ -147,3 +147,16 @@ def test_a_server_that_never_answers_times_out():
         with pytest.raises(ServerUnavailable, match="ReadTimeout"):
             client.get_search(1)
         assert 0.5 < time.monotonic() - started < 3
+
+
+def test_retries_running_out_name_the_servers_reason():
+    """A worker's log says why the server could not answer, not only that it could not."""
+    full = {"detail": "the database is unavailable: database or disk is full"}
+    script = Script(*[httpx.Response(503, json=full)] * 2, httpx.Response(502, text="<html>"))
+    with pytest.raises(ServerUnavailable) as raised:
+        script.client(RetryPolicy(attempts=2, base=0.1, cap=1.0)).heartbeat(17, "abc")
+    assert str(raised.value).endswith(
+        "server error 503: the database is unavailable: database or disk is full "
+        "(after 2 tries)")
+    with pytest.raises(ServerUnavailable, match=r"server error 502 \(after 1 tries\)"):
+        script.client(RetryPolicy(attempts=1)).heartbeat(17, "abc")

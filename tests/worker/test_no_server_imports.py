@@ -1,11 +1,17 @@
 """A worker node installs NumPy and httpx, not the server: worker/ never imports service/,
-and domain/ (shared by the CLI, the server and the worker) imports neither side."""
+and domain/ (shared by the CLI, the server and the worker) imports neither side; checked on
+what a fresh interpreter loads, and on the source of every file."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+from caviar.cli import SERVER_MODULES
 
 
 def loaded_modules(code: str, roots: tuple[str, ...]) -> list[str]:
@@ -21,7 +27,7 @@ def loaded_modules(code: str, roots: tuple[str, ...]) -> list[str]:
     return ast.literal_eval(done.stdout.strip())
 
 
-SERVER_SIDE = ("service", "fastapi", "sqlalchemy", "alembic", "uvicorn", "psycopg")
+SERVER_SIDE = tuple(sorted(SERVER_MODULES))
 
 
 def test_the_worker_runtime_loads_without_the_server_or_its_dependencies():
@@ -41,3 +47,37 @@ def test_the_domain_loads_without_the_server_or_the_worker():
         "assert {'domain.spec', 'domain.training', 'domain.datasets'} <= set(sys.modules)\n"
     )
     assert loaded_modules(code, (*SERVER_SIDE, "worker", "caviar")) == []
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imported_roots(path: Path, module_level_only: bool) -> set[str]:
+    """The top-level packages a source file imports (all of them, or only those imported at
+    module level, where a command's module is loaded just to build its parser)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    nodes = tree.body if module_level_only else list(ast.walk(tree))
+    roots: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("package", ["worker", "domain"])
+def test_no_source_file_of_the_worker_or_the_domain_imports_the_server(package):
+    offending = {str(path.relative_to(ROOT)): sorted(roots & SERVER_MODULES)
+                 for path in sorted((ROOT / package).rglob("*.py"))
+                 if (roots := imported_roots(path, module_level_only=False)) & SERVER_MODULES}
+    assert offending == {}
+
+
+def test_the_command_line_imports_the_server_only_inside_the_commands_that_need_it():
+    """caviar-worker ships the whole `caviar` package: a module-level import of the server
+    would break every command there, `caviar worker` included."""
+    offending = {str(path.relative_to(ROOT)): sorted(roots & SERVER_MODULES)
+                 for path in sorted((ROOT / "caviar").rglob("*.py"))
+                 if (roots := imported_roots(path, module_level_only=True)) & SERVER_MODULES}
+    assert offending == {}

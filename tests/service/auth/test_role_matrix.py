@@ -5,8 +5,8 @@ the list, one row per route; every (route, caller) pair is a test.
 | --- | --- |
 | admin | everything, tokens included |
 | user | submit, read, stop and cancel their own searches; upload datasets |
-| worker | claim and write trials, download datasets; nothing else |
-| reader | read-only |
+| worker | claim and write trials, download datasets, read the fleet's demand; nothing else |
+| reader | read-only (the fleet's demand included) |
 
 A caller whose role may not call a route gets 403; a user calling on another user's search,
 trial or dataset gets 404, as for one that does not exist; without a token, 401.
@@ -71,6 +71,7 @@ MATRIX: list[tuple[str, str, set[str], bool, Callable[[World], dict[str, Any]]]]
     ("GET", "/tokens", {A}, False, lambda w: {}),
     ("POST", "/tokens/{token}/revoke", {A}, False, lambda w: {}),
     ("GET", "/whoami", EVERYONE, False, lambda w: {}),
+    ("GET", "/fleet", {A, W, R}, False, lambda w: {}),
     ("GET", "/metrics", {A, R}, False, lambda w: {}),
     ("GET", "/openapi.json", EVERYONE, False, lambda w: {}),
     ("GET", "/docs", EVERYONE, False, lambda w: {}),

@@ -4,6 +4,7 @@ every call, proposes the same trials."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -77,6 +78,24 @@ def test_a_long_lived_store_proposes_what_a_fresh_one_does(databases, kind):
     runs = []
     kept = open_lifecycle(kept_db, 60)
     for db, store in ((kept_db, lambda: kept), (fresh_db, lambda: open_lifecycle(fresh_db, 60))):
+        search = create_search(db, parse_spec(SPECS[kind]))
+        runs.append(drive(store, search.search.id))
+    assert len(runs[0]) >= 12 and runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("databases", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_two_long_lived_stores_taking_turns_propose_what_a_fresh_one_does(databases, kind):
+    """Two server replicas on one database (PostgreSQL: SQLite holds one server), each
+    with its own history, calls going to either in turn: each reads what the other
+    changed since it last looked."""
+    replicas_db, fresh_db = databases
+    replicas = [open_lifecycle(replicas_db, 60) for _ in range(2)]
+    turns = itertools.count()
+    runs = []
+    for db, store in ((replicas_db, lambda: replicas[next(turns) % 2]),
+                      (fresh_db, lambda: open_lifecycle(fresh_db, 60))):
         search = create_search(db, parse_spec(SPECS[kind]))
         runs.append(drive(store, search.search.id))
     assert len(runs[0]) >= 12 and runs[0] == runs[1]
