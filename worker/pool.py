@@ -54,6 +54,15 @@ def _on_signals(first: Callable[[], None], second: Callable[[int], None]) -> Non
         signal.signal(sig, handle)
 
 
+def _ignore_stop_signals() -> None:
+    """The process's work is done and it is exiting: a stop asked now (Slurm's SIGTERM to
+    every process of a step, or the pool's SIGUSR1, may reach a process a moment after it
+    stopped) changes nothing, and must not kill a clean exit while Python finalizes (which
+    puts back the default handlers, and SIGTERM's and SIGUSR1's default is to die)."""
+    for sig in (*SIGNALS, STOP_SIGNAL):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def run_process(server: str, worker_id: str | None, search_id: int | None,
                 max_trials: int | None, idle_exit: float | None, verbose: bool) -> int:
     """Run one worker loop in this process until it stops; return its exit code."""
@@ -75,7 +84,9 @@ def run_process(server: str, worker_id: str | None, search_id: int | None,
         runner = Runner(client, options, log=worker_logger(options.worker_id))
         _on_signals(runner.request_shutdown, lambda signum: os._exit(128 + signum))
         signal.signal(STOP_SIGNAL, lambda signum, frame: runner.request_shutdown())
-        return runner.run()
+        code = runner.run()
+    _ignore_stop_signals()
+    return code
 
 
 def run_pool(child_args: list[str], processes: int, worker_id: str | None) -> int:
@@ -104,4 +115,5 @@ def run_pool(child_args: list[str], processes: int, worker_id: str | None) -> in
 
     _on_signals(lambda: forward(STOP_SIGNAL), kill_all)
     codes = [child.wait() for child in children]
+    _ignore_stop_signals()
     return max(128 - code if code < 0 else code for code in codes)

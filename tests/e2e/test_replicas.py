@@ -130,7 +130,10 @@ def test_two_replicas_share_one_database_and_one_cursor(tmp_path):
     assert epochs == [(t["id"], EPOCHS) for t in sorted(trials, key=lambda t: t["id"])]
     assert sum(log.count(" claimed") for log in logs) == TRIALS
     assert sum(log.count(" finished") for log in logs) == TRIALS
-    assert all(log.count(" claimed") >= 1 for log in logs), "a worker never got a trial"
+    # Workers 0 and 2 ask server A, 1 and 3 server B: both replicas handed out trials (a
+    # single worker may find none free on a loaded machine, its peers being quicker).
+    by_server = [sum(log.count(" claimed") for log in logs[first::2]) for first in (0, 1)]
+    assert min(by_server) >= 1, f"claims through A and B: {by_server}"
 
     # The search's counters are a recount of its trials, on either replica and in SQL.
     assert searches[0]["counts"] == searches[1]["counts"]
