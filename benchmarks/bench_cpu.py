@@ -38,3 +38,11 @@ def process_tree_cpu(pid: int) -> float:
 def postgres_cpu() -> float:
     """CPU seconds used so far by the running PostgreSQL processes (its backends included)."""
     return sum(_cpu_of(stat) for _, name, stat in _processes() if name.startswith("postgres"))
+
+
+def pid_cpu(pid: int) -> float | None:
+    """CPU seconds used so far by one process; None once it has exited."""
+    try:
+        return _cpu_of(Path(f"/proc/{pid}/stat").read_text())
+    except OSError:
+        return None
