@@ -11,7 +11,10 @@ calls per second; p50/p95/p99 of each worker route; errors by status and transpo
 errors; the server's and PostgreSQL's CPU (from /proc) and the clients' own; the run
 database's backends by wait event (lock waits); and a check of the database against what
 the clients were answered (benchmarks/load_check.py: every trial completed exactly once,
-no epoch row lost or doubled, search counters equal a recount).
+no epoch row lost or doubled, search counters equal a recount). A table of each route's
+p99 and of the server's CPU in each tenth of the run sets the start (every worker's first
+claim within `--ramp` seconds) apart from the steady state; the server's wait for a CPU
+(/proc schedstat) says how much of its latency a busy machine caused.
 
 The knee is the smallest count of simulated workers at which the p99 of some worker route
 passes 100 ms; `--find-knee` bisects between the last count under it and the first over
@@ -87,11 +90,13 @@ class Outcome:
     errors: int
     consistent: bool
     server_cpu_share: float  # of one core, over the run
+    server_wait_share: float  # runnable but waiting for a CPU, of the run's wall time
     postgres_cpu_share: float  # every PostgreSQL process
     database_cpu_share: float  # the run database's backends
     client_cpu_share: float
     loop_lag_p99_ms: float
     completed: int
+    load_average: float  # the 1-minute load average at the run's end
     problems: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -161,8 +166,10 @@ def run_clients(config: SimConfig, names: list[str], processes: int) -> ClientRe
 def merge(into: ClientResult, other: ClientResult) -> None:
     """Add one client process's result to another's."""
     into.workers += other.workers
+    into.start = min(into.start, other.start)
     into.calls += other.calls
-    for mine, theirs in ((into.latencies, other.latencies), (into.shutdown, other.shutdown)):
+    for mine, theirs in ((into.latencies, other.latencies), (into.started, other.started),
+                         (into.shutdown, other.shutdown)):
         for route, values in theirs.items():
             mine.setdefault(route, values[:0]).extend(values)
     into.statuses.update(other.statuses)
@@ -233,11 +240,12 @@ def summarize(args: argparse.Namespace, workers: int, servers: int, result: Clie
         p99_ms={route: pct(values, 99) for route, values in result.latencies.items()},
         errors=sum(result.errors.values()), consistent=checked.ok,
         server_cpu_share=probe.server_cpu / seconds,
+        server_wait_share=probe.server_wait / seconds,
         postgres_cpu_share=probe.postgres_cpu / seconds,
         database_cpu_share=probe.database_cpu / seconds,
         client_cpu_share=result.cpu_seconds / seconds,
         loop_lag_p99_ms=pct(result.loop_lag_ms, 99),
-        completed=checked.states["completed"],
+        completed=checked.states["completed"], load_average=os.getloadavg()[0],
         problems={kind: len(texts) for kind, texts in checked.problems.items() if texts})
 
 
@@ -260,6 +268,7 @@ def report(result: ClientResult, probe: Probe, checked: Checked, outcome: Outcom
             values = book[route]
             print(f"  {route:<22}{len(values):>8,}{pct(values, 50):>9.2f}{pct(values, 95):>9.2f}"
                   f"{pct(values, 99):>9.2f}{max(values):>9.2f}")
+    print_over_time(result, probe, outcome.seconds)
     errors = ", ".join(f"{route} {kind}: {count}" for (route, kind), count in
                        sorted(result.errors.items()))
     print(f"  errors: {errors or 'none'}")
@@ -270,6 +279,8 @@ def report(result: ClientResult, probe: Probe, checked: Checked, outcome: Outcom
           f"{outcome.database_cpu_share:.0%}, {probe.database_cpu / calls * 1e3:.2f} ms/call), "
           f"clients {outcome.client_cpu_share:.0%} (event loop lag p99 "
           f"{outcome.loop_lag_p99_ms:.1f} ms)")
+    print(f"  the server waited for a CPU (runnable, not running) "
+          f"{probe.server_wait / outcome.seconds:.0%} of the run (/proc/PID/task/*/schedstat)")
     print(f"  PostgreSQL: {probe.waits.line()}")
     print(f"  open files: the server's soft limit {server_limit}, it needs about one per "
           f"simulated worker ({outcome.workers:,}) plus its database pools")
@@ -279,20 +290,39 @@ def report(result: ClientResult, probe: Probe, checked: Checked, outcome: Outcom
     print(f"  worst worker-route p99: {route} {p99:.1f} ms", flush=True)
 
 
+def print_over_time(result: ClientResult, probe: Probe, seconds: float, parts: int = 10
+                    ) -> None:
+    """p99 of each route, and the server's and the database backends' CPU, in each tenth of
+    the run: the start (the workers' first claims) apart from the steady state."""
+    edges = np.linspace(0, seconds, parts + 1)
+    print(f"  p99 (ms) by tenth of the run ({seconds / parts:g} s each):")
+    for route in sorted(result.latencies):
+        part = np.minimum(np.searchsorted(edges, np.asarray(result.started[route]), "right") - 1,
+                          parts - 1)
+        values = np.asarray(result.latencies[route])
+        cells = [pct(values[part == k], 99) for k in range(parts)]
+        print(f"    {route:<20}" + "".join(f"{cell:>8.0f}" for cell in cells))
+    shares = probe.shares(result.start, seconds, parts)
+    for name, index in (("server CPU %", 0), ("db backends CPU %", 1),
+                        ("server CPU wait %", 2)):
+        print(f"    {name:<20}" + "".join(f"{share[index] * 100:>8.0f}" for share in shares))
+
+
 def print_summary(outcomes: list[Outcome]) -> None:
     print("\n== summary ==")
     header = ("workers", "servers", "clients", "seconds", "calls/s", "worst p99 (ms)",
-              "errors", "completed", "check", "server CPU", "PG CPU (db)", "client CPU",
-              "loop lag p99")
+              "errors", "completed", "check", "server CPU (wait)", "PG CPU (db)",
+              "client CPU", "loop lag p99", "load")
     rows = [header]
     for o in outcomes:
         route, p99 = o.worst
         rows.append((str(o.workers), str(o.server_processes), str(o.client_processes),
                      f"{o.seconds:g}", f"{o.calls_per_second:.1f}", f"{p99:.1f} {route}",
                      str(o.errors), str(o.completed), "OK" if o.consistent else "FAILED",
-                     f"{o.server_cpu_share:.0%}",
+                     f"{o.server_cpu_share:.0%} ({o.server_wait_share:.0%})",
                      f"{o.postgres_cpu_share:.0%} ({o.database_cpu_share:.0%})",
-                     f"{o.client_cpu_share:.0%}", f"{o.loop_lag_p99_ms:.1f} ms"))
+                     f"{o.client_cpu_share:.0%}", f"{o.loop_lag_p99_ms:.1f} ms",
+                     f"{o.load_average:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))

@@ -8,12 +8,20 @@ backends (each one's CPU from when it was first seen, or from 0 if it appeared l
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import psycopg
-from bench_cpu import pid_cpu, postgres_cpu, process_tree_cpu  # this folder
+from bench_cpu import (  # this folder
+    pid_cpu,
+    postgres_cpu,
+    process_tree,
+    process_tree_cpu,
+    run_queue_wait,
+)
 
 WAITS = ("SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), "
          "count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
@@ -53,6 +61,9 @@ class Probe:
         self.waits = Waits()
         self.server_cpu = self.postgres_cpu = 0.0
         self._backends: dict[int, tuple[float, float]] = {}  # pid -> (first, last) CPU s
+        # (time, server CPU, backends CPU, server's wait for a CPU), cumulative seconds
+        self.series: list[tuple[float, float, float, float]] = []
+        self.server_wait = 0.0
         self._first_sample = True
 
     @property
@@ -61,6 +72,8 @@ class Probe:
         return sum(last - first for first, last in self._backends.values())
 
     def __enter__(self) -> Probe:
+        self._server_pids = process_tree(self._server_pid)
+        self._wait0 = run_queue_wait(self._server_pids)
         self._server0 = process_tree_cpu(self._server_pid)
         self._postgres0 = postgres_cpu()
         self._thread.start()
@@ -70,11 +83,13 @@ class Probe:
         self._stop.set()
         self._thread.join(10)
         self.server_cpu = process_tree_cpu(self._server_pid) - self._server0
+        self.server_wait = run_queue_wait(self._server_pids) - self._wait0
         self.postgres_cpu = postgres_cpu() - self._postgres0
 
     def _sample(self) -> None:
         with psycopg.connect(self._admin_url, autocommit=True) as connection:
             self._track_backends(connection)
+            self._record(0.0)
             while not self._stop.wait(1.0):
                 rows = connection.execute(WAITS, (self._database,)).fetchall()
                 self.waits.samples += 1
@@ -85,6 +100,26 @@ class Probe:
                         locks += count
                 self.waits.lock_max = max(self.waits.lock_max, locks)
                 self._track_backends(connection)
+                self._record(self.database_cpu)
+
+    def _record(self, database_cpu: float) -> None:
+        self.series.append((time.monotonic(), process_tree_cpu(self._server_pid), database_cpu,
+                            run_queue_wait(self._server_pids)))
+
+    def shares(self, start: float, seconds: float, parts: int) -> list[tuple[float, ...]]:
+        """(server CPU, run database's backends' CPU, server's wait for a CPU) as shares of
+        one core in each of `parts` equal parts of the `seconds` from `start`
+        (time.monotonic()); NaN without two samples in a part."""
+        out: list[tuple[float, ...]] = []
+        for k in range(parts):
+            low, high = start + seconds * k / parts, start + seconds * (k + 1) / parts
+            inside = [s for s in self.series if low <= s[0] <= high]
+            if len(inside) < 2:
+                out.append((math.nan,) * 3)
+                continue
+            wall = inside[-1][0] - inside[0][0]
+            out.append(tuple((inside[-1][i] - inside[0][i]) / wall for i in (1, 2, 3)))
+        return out
 
     def _track_backends(self, connection: psycopg.Connection) -> None:
         for (pid,) in connection.execute(BACKENDS, (self._database,)).fetchall():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import resource
 import time
@@ -95,9 +96,11 @@ class ClientResult:
     """What one client process measured (picklable, sent to the parent)."""
 
     workers: int = 0
+    start: float = math.inf  # time.monotonic() at the run's start (one clock for all processes)
     calls: int = 0  # calls started before the deadline (answered or not)
     latencies: dict[str, array] = field(default_factory=dict)  # route -> ms, before deadline
-    shutdown: dict[str, array] = field(default_factory=dict)  # route -> ms, after it
+    started: dict[str, array] = field(default_factory=dict)  # route -> s into the run, of each
+    shutdown: dict[str, array] = field(default_factory=dict)  # route -> ms, after the deadline
     statuses: Counter = field(default_factory=Counter)  # (route, status) before the deadline
     errors: Counter = field(default_factory=Counter)  # (route, status or exception name)
     attempts: list[Attempt] = field(default_factory=list)
@@ -178,6 +181,8 @@ class SimWorker:
                 book = self.result.latencies if in_window else self.result.shutdown
                 book.setdefault(key, array("d")).append((time.monotonic() - started) * 1e3)
                 if in_window:
+                    self.result.started.setdefault(key, array("d")).append(
+                        started - self.clock.start)
                     self.result.statuses[(route, status)] += 1
                 if status not in (200, 204):
                     self.result.errors[(key, str(status))] += 1
@@ -323,6 +328,7 @@ async def simulate(config: SimConfig, names: list[str]) -> ClientResult:
     """Run the named simulated workers for the duration, from now."""
     result = ClientResult(workers=len(names))
     clock = Clock(time.monotonic(), config.duration)
+    result.start = clock.start
     cpu = time.process_time()
     workers = [SimWorker(config, name, config.seed * 1_000_003 + number, clock, result)
                for number, name in enumerate(names)]
