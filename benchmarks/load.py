@@ -91,6 +91,7 @@ class Outcome:
     consistent: bool
     server_cpu_share: float  # of one core, over the run
     server_wait_share: float  # runnable but waiting for a CPU, of the run's wall time
+    loop_busy_share: float  # time in the server's handlers over the run (1 process: exact)
     postgres_cpu_share: float  # every PostgreSQL process
     database_cpu_share: float  # the run database's backends
     client_cpu_share: float
@@ -214,7 +215,8 @@ def one_run(args: argparse.Namespace, workers: int, servers: int, folder: Path) 
                            epochs=args.epochs, epoch_seconds=(low, high),
                            heartbeats=args.heartbeats, seed=args.seed)
         names = [f"load/{n}" for n in range(workers)]
-        with Probe(POSTGRES_ADMIN_URL, url.rsplit("/", 1)[1], server.pid) as probe:
+        with Probe(POSTGRES_ADMIN_URL, url.rsplit("/", 1)[1], server.pid,
+                   server.url) as probe:
             result = run_clients(config, names, args.client_processes)
         limit = server_file_limit(server.pid)
         checked = check(url, ids, result.attempts)
@@ -241,6 +243,7 @@ def summarize(args: argparse.Namespace, workers: int, servers: int, result: Clie
         errors=sum(result.errors.values()), consistent=checked.ok,
         server_cpu_share=probe.server_cpu / seconds,
         server_wait_share=probe.server_wait / seconds,
+        loop_busy_share=probe.handler_seconds / seconds,
         postgres_cpu_share=probe.postgres_cpu / seconds,
         database_cpu_share=probe.database_cpu / seconds,
         client_cpu_share=result.cpu_seconds / seconds,
@@ -281,6 +284,9 @@ def report(result: ClientResult, probe: Probe, checked: Checked, outcome: Outcom
           f"{outcome.loop_lag_p99_ms:.1f} ms)")
     print(f"  the server waited for a CPU (runnable, not running) "
           f"{probe.server_wait / outcome.seconds:.0%} of the run (/proc/PID/task/*/schedstat)")
+    if outcome.server_processes == 1:
+        print(f"  the server's handlers held its event loop {outcome.loop_busy_share:.0%} of the "
+              f"run (/metrics: time answering, waits on PostgreSQL and for a CPU included)")
     print(f"  PostgreSQL: {probe.waits.line()}")
     print(f"  open files: the server's soft limit {server_limit}, it needs about one per "
           f"simulated worker ({outcome.workers:,}) plus its database pools")

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+import httpx
 import psycopg
 from bench_cpu import (  # this folder
     pid_cpu,
@@ -49,10 +50,23 @@ class Waits:
                 f"(max {self.lock_max}); by wait event: {top or 'none'}")
 
 
-class Probe:
-    """Samples lock waits in a thread while a run goes; CPU of the server and PostgreSQL."""
+def handler_seconds(server_url: str) -> float:
+    """Seconds the server (the process that answers) has spent answering requests, from its
+    /metrics (`caviar_request_duration_seconds_sum`, every route). The worker routes run
+    their transactions on the event loop, so on one process this is how long the loop was
+    held by them, waits on PostgreSQL included."""
+    text = httpx.get(f"{server_url}/metrics", timeout=60).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("caviar_request_duration_seconds_sum"))
 
-    def __init__(self, admin_url: str, database: str, server_pid: int) -> None:
+
+class Probe:
+    """Samples lock waits in a thread while a run goes; CPU of the server and PostgreSQL;
+    the server's time in its handlers."""
+
+    def __init__(self, admin_url: str, database: str, server_pid: int, server_url: str
+                 ) -> None:
+        self._server_url = server_url
         self._admin_url = admin_url
         self._database = database
         self._server_pid = server_pid
@@ -64,6 +78,7 @@ class Probe:
         # (time, server CPU, backends CPU, server's wait for a CPU), cumulative seconds
         self.series: list[tuple[float, float, float, float]] = []
         self.server_wait = 0.0
+        self.handler_seconds = 0.0
         self._first_sample = True
 
     @property
@@ -72,6 +87,7 @@ class Probe:
         return sum(last - first for first, last in self._backends.values())
 
     def __enter__(self) -> Probe:
+        self._handlers0 = handler_seconds(self._server_url)
         self._server_pids = process_tree(self._server_pid)
         self._wait0 = run_queue_wait(self._server_pids)
         self._server0 = process_tree_cpu(self._server_pid)
@@ -84,6 +100,7 @@ class Probe:
         self._thread.join(10)
         self.server_cpu = process_tree_cpu(self._server_pid) - self._server0
         self.server_wait = run_queue_wait(self._server_pids) - self._wait0
+        self.handler_seconds = handler_seconds(self._server_url) - self._handlers0
         self.postgres_cpu = postgres_cpu() - self._postgres0
 
     def _sample(self) -> None:
