@@ -87,6 +87,7 @@ class Outcome:
     seconds: float
     calls_per_second: float
     p99_ms: dict[str, float]
+    p99_after_ramp_ms: dict[str, float]  # calls started once every worker had started
     errors: int
     consistent: bool
     server_cpu_share: float  # of one core, over the run
@@ -240,6 +241,9 @@ def summarize(args: argparse.Namespace, workers: int, servers: int, result: Clie
         workers=workers, server_processes=servers, client_processes=args.client_processes,
         seconds=seconds, calls_per_second=result.calls / seconds,
         p99_ms={route: pct(values, 99) for route, values in result.latencies.items()},
+        p99_after_ramp_ms={
+            route: pct(np.asarray(values)[np.asarray(result.started[route]) >= args.ramp], 99)
+            for route, values in result.latencies.items()},
         errors=sum(result.errors.values()), consistent=checked.ok,
         server_cpu_share=probe.server_cpu / seconds,
         server_wait_share=probe.server_wait / seconds,
@@ -293,7 +297,10 @@ def report(result: ClientResult, probe: Probe, checked: Checked, outcome: Outcom
     for line in checked.lines():
         print(f"  {line}")
     route, p99 = outcome.worst
-    print(f"  worst worker-route p99: {route} {p99:.1f} ms", flush=True)
+    after = ", ".join(f"{r} {outcome.p99_after_ramp_ms[r]:.1f}" for r in ROUTES
+                      if r in outcome.p99_after_ramp_ms)
+    print(f"  worst worker-route p99: {route} {p99:.1f} ms; after the start spread (ms): "
+          f"{after}", flush=True)
 
 
 def print_over_time(result: ClientResult, probe: Probe, seconds: float, parts: int = 10

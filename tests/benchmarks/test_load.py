@@ -20,8 +20,8 @@ BENCHMARKS = ROOT / "benchmarks"
 def test_a_tiny_run_is_consistent_and_reported(tmp_path: Path) -> None:
     figures = tmp_path / "load.json"
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "load.py"), "--workers-sim", "20", "--duration", "8",
-         "--epochs", "3", "--epoch-seconds", "0.2", "1", "--json", str(figures)],
+        [sys.executable, str(BENCHMARKS / "load.py"), "--workers-sim", "20", "--duration", "6",
+         "--epochs", "3", "--epoch-seconds", "0.2", "0.8", "--json", str(figures)],
         cwd=ROOT, capture_output=True, text=True, timeout=80)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "consistency: OK" in done.stdout
