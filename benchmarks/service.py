@@ -50,34 +50,24 @@ import argparse
 import multiprocessing as mp
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import numpy as np
-import psycopg
 import sqlalchemy as sa
-from bench_cpu import postgres_cpu, process_tree_cpu  # this folder
+from bench_cpu import postgres_cpu  # this folder
 from bench_http import JsonClient  # this folder
+from bench_serve import ROOT, Served, caviar_server, fresh_database  # this folder
 from bench_tables import SEARCHES, TRIALS  # this folder
 
-ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CAVIAR_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 EPOCHS = 5
 PARAMETERS = {
     "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"},
@@ -89,112 +79,7 @@ PARAMETERS = {
 SINCE_ROUTE = "/searches/{search_id}/trials"
 
 
-# --- databases and the server ------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(kind: str, folder: Path) -> Iterator[str]:
-    """A new SQLite file or a new PostgreSQL database (dropped afterwards); its SQLAlchemy URL.
-
-    On PostgreSQL a CHECKPOINT follows the CREATE DATABASE, so that the writes of what
-    ran before (a dropped database's, the last run's) are flushed before this one starts:
-    without it, whichever run came first after a drop paid for them (0.6x in a round).
-    """
-    name = f"caviar_bench_{uuid.uuid4().hex[:12]}"
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / f'{name}.db'}"
-        return
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        admin.execute("CHECKPOINT")
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class Served:
-    """A running `caviar serve`: its base URL and process id."""
-
-    url: str
-    pid: int
-    tokens: dict[str, str] | None = None  # role -> token, when the server requires them
-
-    def headers(self, role: str) -> dict[str, str]:
-        """The Authorization header of the role's token (none on an open server)."""
-        return {} if self.tokens is None else {"Authorization": f"Bearer {self.tokens[role]}"}
-
-    def token(self, role: str) -> str | None:
-        """The role's token, or None on an open server."""
-        return None if self.tokens is None else self.tokens[role]
-
-    def cpu_seconds(self) -> float:
-        """CPU time the server has used so far, its worker processes included."""
-        return process_tree_cpu(self.pid)
-
-
-@contextmanager
-def caviar_server(database_url: str, folder: Path, max_trials: int, processes: int = 1,
-                  root: Path = ROOT, tokens: bool = False) -> Iterator[Served]:
-    """`caviar serve --workers PROCESSES` on a free loopback port for the block, run from the
-    checkout at `root` (its code, this environment's packages); with `tokens`, the server
-    requires them (an admin's and a worker's, made on the database first; rate limits out of
-    the way)."""
-    port = free_port()
-    log = folder / f"server-{port}.log"
-    env = {**os.environ, "CAVIAR_MAX_TRIALS": str(max_trials), "PYTHONPATH": str(root)}
-    made = None
-    if tokens:
-        made = {role: make_token(database_url, role, env) for role in ("admin", "worker")}
-        env.update(CAVIAR_AUTH="required", CAVIAR_RATE_LIMIT="1000000",
-                   CAVIAR_WORKER_RATE_LIMIT="1000000")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "caviar", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--database-url", database_url, "--log-level", "warning",
-         "--workers", str(processes)],
-        cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"caviar serve exited with {process.returncode}:\n"
-                                   f"{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"caviar serve not healthy after 60 s:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Served(url, process.pid, made)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def make_token(database_url: str, role: str, env: dict[str, str]) -> str:
-    """A new token of the role on the database (`caviar token create --database-url`)."""
-    done = subprocess.run([sys.executable, "-m", "caviar", "token", "create", "--role", role,
-                           "--name", f"bench-{role}", "--database-url", database_url],
-                          env=env, capture_output=True, text=True, timeout=120, check=True)
-    return done.stdout.strip()
+# --- searches ------------------------------------------------------------------------------
 
 
 def create_search(client: httpx.Client, name: str, max_trials: int, max_parallel: int) -> dict:
