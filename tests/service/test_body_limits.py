@@ -6,14 +6,12 @@ server's memory grows by less than 10 MB, and /healthz stays under 50 ms meanwhi
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import socket
 import threading
 import time
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from tests.service.helpers import API, claim, create_search, dump_tables, make_s
 from tests.service.test_openapi import Documented
 from tests.service.test_rungs_protocol import asha, upload
 from tests.support.databases import sqlite_url
+from tests.support.event_loops import run_alone
 from tests.support.processes import Server, live_server
 from tests.support.worker_routes import BOTH_WORKER_ROUTES
 
@@ -187,13 +186,6 @@ def test_a_checkpoint_keeps_its_own_cap(make_client, database_url):
                                  "sha256": hashlib.sha256(data).hexdigest()},
                          headers={"content-type": "application/octet-stream"})
     assert chunked.status_code == 413 and chunked.json() == refused.json()
-
-
-def run_alone(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine on a loop of its own thread: the dashboard tests' Playwright keeps an
-    event loop running on the main thread for the whole session."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_reading_stops_at_the_first_chunk_past_the_cap():

@@ -11,6 +11,7 @@ import pytest
 
 from service.api.db_calls import SLOW_CALL, DatabaseCalls
 from service.db.session import DatabaseBusy
+from tests.support.event_loops import run_alone
 
 
 def _thread_name() -> str:
@@ -21,9 +22,10 @@ def test_quick_calls_run_on_the_event_loop():
     calls = DatabaseCalls(timeout_seconds=1)
 
     async def twice() -> list[str]:
-        return [await calls.run(_thread_name), await calls.run(_thread_name)]
+        return [_thread_name(), await calls.run(_thread_name), await calls.run(_thread_name)]
 
-    assert asyncio.run(twice()) == [threading.current_thread().name] * 2
+    loop_thread, *ran_on = run_alone(twice())
+    assert ran_on == [loop_thread] * 2
     assert not calls.threaded
     calls.close()
 
@@ -35,7 +37,7 @@ def test_a_slow_call_sends_the_next_ones_to_threads():
         await calls.run(lambda: time.sleep(SLOW_CALL * 1.5))
         return await calls.run(_thread_name)
 
-    assert asyncio.run(slow_then_next()).startswith("caviar-db")
+    assert run_alone(slow_then_next()).startswith("caviar-db")
     assert calls.threaded
     calls.close()
 
@@ -54,6 +56,6 @@ def test_a_call_that_waited_too_long_for_a_thread_is_shed():
         finally:
             await stuck
 
-    asyncio.run(pile_up())
+    run_alone(pile_up())
     assert ran == [], "a shed call never reaches the database"
     calls.close()
