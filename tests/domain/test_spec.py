@@ -45,7 +45,15 @@ def spec_with(path: str, value, base=GOOD) -> dict:
     return data
 
 
-DELETE = object()
+class _Delete:
+    """The sentinel that removes a key; its repr names it, so test ids are the same in
+    every process (pytest-xdist compares them)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 
 def errors_of(data, **kwargs) -> list[dict]:
