@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, text, update
 from sqlalchemy.exc import OperationalError
 
 from domain.spec import parse_spec
-from service.db.migrate import upgrade_to_head
 from service.db.session import Database
 from service.store.lifecycle import Lifecycle
 from service.store.postgres.lifecycle import PostgresLifecycle
@@ -26,19 +24,8 @@ from service.store.searches import create_search
 from service.store.statements import CoreStatements
 from service.store.tables import TRIALS
 from tests.service.helpers import make_spec
-from tests.support.databases import postgres_database
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    """The server's database on a fresh PostgreSQL database."""
-    with postgres_database() as url:
-        database = Database(url)
-        upgrade_to_head(database.write_engine)
-        yield database
-        database.dispose()
 
 
 @pytest.fixture(params=["fast", "portable"])

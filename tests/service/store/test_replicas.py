@@ -8,30 +8,17 @@ cursor moving with every change."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
 from domain.spec import parse_spec
-from service.db.migrate import upgrade_to_head
 from service.db.session import Database
 from service.store.postgres.lifecycle import PostgresLifecycle
 from service.store.searches import create_search
 from service.store.tables import INTERMEDIATE, SEARCHES, TRIALS
 from tests.service.helpers import make_spec
-from tests.support.databases import postgres_database
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    with postgres_database() as url:
-        database = Database(url)
-        upgrade_to_head(database.write_engine)
-        yield database
-        database.dispose()
 
 
 def stored(db: Database, trial_id: int) -> tuple[list[int], int, int]:
