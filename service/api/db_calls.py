@@ -11,7 +11,7 @@ sends the calls of the next `CALM_SECONDS` to a few threads, where they wait on
 the database side by side, each for at most the timeout; a call that waited for
 a thread longer than the timeout is answered 503 at once rather than added to the
 pile (`DatabaseBusy`). Once calls are quick again for `CALM_SECONDS`, they run on
-the loop again.
+the loop again. A call is slow by its own run, not by its wait for a thread.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from typing import TypeVar
 from service.db.session import DatabaseBusy
 
 T = TypeVar("T")
-SLOW_CALL = 0.1  # seconds: a call this long on the event loop stalls every other request
+# Seconds: a call this long on the event loop stalls every other request. A healthy call
+# takes a millisecond, but on a busy server (1,750 simulated workers on 2 cores,
+# benchmarks/load.py) one now and then takes a tenth of a second for want of a CPU, and
+# the threads' extra CPU and row-lock contention then made every call that slow: the
+# threshold is set well above such stalls and far below the database timeout.
+SLOW_CALL = 0.5
 CALM_SECONDS = 10.0
 THREADS = 8
 
@@ -33,9 +38,11 @@ THREADS = 8
 class DatabaseCalls:
     """Runs the worker routes' handlers: see the module's docstring."""
 
-    def __init__(self, timeout_seconds: float, threads: int = THREADS) -> None:
+    def __init__(self, timeout_seconds: float, threads: int = THREADS,
+                 calm_seconds: float = CALM_SECONDS) -> None:
         self.timeout_seconds = timeout_seconds
         self._threads = threads
+        self._calm_seconds = calm_seconds
         self._executor: ThreadPoolExecutor | None = None
         self._threaded_until = 0.0
 
@@ -46,23 +53,34 @@ class DatabaseCalls:
 
     async def run(self, call: Callable[[], T]) -> T:
         """The call's result, computed on the loop or on a thread (see the module)."""
+        if not self.threaded:
+            return self._timed(call)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool(), self._unless_waited_too_long, call, time.monotonic())
+
+    def _timed(self, call: Callable[[], T]) -> T:
+        """Run the call; if it ran longer than SLOW_CALL, send the calls of the calm
+        seconds after it to the threads.
+
+        Only the call's own run counts, not its wait for a thread: on a busy server calls
+        queue for the threads however quick the database is, and counting that wait
+        would keep them on the threads (more CPU per call, transactions contending for
+        the same rows) for as long as the server stays busy.
+        """
         started = time.monotonic()
         try:
-            if not self.threaded:
-                return call()
-            return await asyncio.get_running_loop().run_in_executor(
-                self._pool(), self._unless_waited_too_long, call, started)
+            return call()
         finally:
-            now = time.monotonic()
-            if now - started > SLOW_CALL:
-                self._threaded_until = now + CALM_SECONDS
+            finished = time.monotonic()
+            if finished - started > SLOW_CALL:
+                self._threaded_until = finished + self._calm_seconds
 
     def _unless_waited_too_long(self, call: Callable[[], T], queued: float) -> T:
         waited = time.monotonic() - queued
         if waited > self.timeout_seconds:
             raise DatabaseBusy(f"the calls ahead of this one wait on a slow database: no turn "
                                f"within {self.timeout_seconds:g} s (CAVIAR_DB_TIMEOUT_SECONDS)")
-        return call()
+        return self._timed(call)
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -42,6 +42,26 @@ def test_a_slow_call_sends_the_next_ones_to_threads():
     calls.close()
 
 
+def test_the_threads_end_once_calls_run_quickly_however_long_they_queued():
+    """On a busy server quick calls queue for the threads; that wait must not count as a
+    slow database, or the calls would stay on the threads for as long as it is busy."""
+    calls = DatabaseCalls(timeout_seconds=5, threads=1, calm_seconds=1.0)
+
+    async def queue_behind_each_other() -> tuple[bool, bool]:
+        await calls.run(lambda: time.sleep(SLOW_CALL * 1.5))  # threaded for 1 s from here
+        slow_ended = time.monotonic()
+        # 60 calls of 10 ms on one thread: the last ones wait past SLOW_CALL for it.
+        await asyncio.gather(*(calls.run(lambda: time.sleep(0.01)) for _ in range(60)))
+        queued_ended = time.monotonic()
+        await asyncio.sleep(max(0.0, slow_ended + 1.2 - time.monotonic()))
+        return queued_ended - slow_ended > SLOW_CALL, calls.threaded
+
+    queued_long, still_threaded = run_alone(queue_behind_each_other())
+    assert queued_long, "the calls did queue behind each other past SLOW_CALL"
+    assert not still_threaded
+    calls.close()
+
+
 def test_a_call_that_waited_too_long_for_a_thread_is_shed():
     calls = DatabaseCalls(timeout_seconds=0.2, threads=1)
     ran: list[str] = []
