@@ -30,6 +30,14 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 MAX_ID = 2**31 - 1
 MAX_REPORTS = 1000  # epochs in one report request
 
+# Seconds the server keeps an idle connection open (uvicorn's default is 5), and the
+# worker a few less, so that the worker drops an idle connection before the server does:
+# a worker reports once an epoch, and with epochs over 5 s it reconnected for every report,
+# and a request sent as the server closed the connection failed (ConnectionResetError).
+# 65 s also outlasts the common 60 s idle timeout of load balancers in front of servers.
+SERVER_KEEP_ALIVE_SECONDS = 65
+WORKER_KEEP_ALIVE_SECONDS = SERVER_KEEP_ALIVE_SECONDS - 5
+
 
 def _no_nul(text: str) -> str:
     if "\x00" in text:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from domain.error_format import error_line
 from domain.protocol import (
+    WORKER_KEEP_ALIVE_SECONDS,
     Action,
     Assignment,
     ClaimRequest,
@@ -171,8 +172,10 @@ class CaviarClient:
         self._sleep = sleep
         self._rng = random.Random(seed)
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  headers=headers)
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport, headers=headers,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20,
+                                keepalive_expiry=WORKER_KEEP_ALIVE_SECONDS))
 
     def close(self) -> None:
         self._http.close()

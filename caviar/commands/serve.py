@@ -88,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         raise UsageError(f"--database-url: cannot open {shown!r}: {reason}") from None
     _check_exposure(args.host, app.state.guard.required, args.insecure)
+    from domain.protocol import SERVER_KEEP_ALIVE_SECONDS
+
     options = {"host": args.host, "port": args.port, "log_level": args.log_level,
-               "access_log": False, **tls}
+               "access_log": False, "timeout_keep_alive": SERVER_KEEP_ALIVE_SECONDS, **tls}
     if settings.workers == 1:
         uvicorn.run(app, **options)
         return 0

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
-from tests.support.processes import free_port, wait_healthy
+from tests.support.databases import sqlite_url
+from tests.support.processes import free_port, live_server, wait_healthy
 
 
 def run_serve(*args: str, cwd) -> subprocess.CompletedProcess:
@@ -77,3 +80,27 @@ def test_serve_migrates_a_new_sqlite_file_in_the_working_directory(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _address(url: str) -> tuple[str, int]:
+    parsed = httpx.URL(url)
+    assert parsed.port is not None
+    return parsed.host, parsed.port
+
+
+@pytest.mark.e2e
+def test_an_idle_connection_stays_open_for_the_next_epoch_s_report(tmp_path):
+    """uvicorn closes a connection idle for 5 s by default; a worker whose epochs take
+    longer would reconnect for every report, and lose a request sent as it closes."""
+    with live_server(sqlite_url(tmp_path), tmp_path) as server, \
+            socket.create_connection(_address(server.url), timeout=10) as connection:
+        for attempt in range(2):
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: caviar\r\n\r\n")
+            answer = connection.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), (attempt, answer[:200])
+            if attempt == 0:
+                time.sleep(6.5)
+                connection.setblocking(False)
+                with pytest.raises(BlockingIOError):  # b"" would mean the server closed it
+                    connection.recv(1, socket.MSG_PEEK)
+                connection.setblocking(True)
