@@ -132,6 +132,12 @@ class RequestBody(BaseModel):
 class ClaimRequest(RequestBody):
     worker_id: Text = Field(min_length=1, max_length=200)
     search_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    claim_key: str | None = Field(
+        default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        description="The worker's own name for this claim, new for each claim and the "
+        "same in its retries: a retry whose first answer was lost (a timeout, a dropped "
+        "connection) is answered the trial that answer held, under the same lease, "
+        "instead of taking another and leaving the first held until its lease runs out.")
 
 
 class HeartbeatRequest(RequestBody):

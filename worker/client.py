@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -261,9 +262,13 @@ class CaviarClient:
     # The worker protocol.
 
     def claim(self, worker_id: str, search_id: int | None = None) -> Assignment | None:
-        """A trial to train, or None when there is no work (204)."""
+        """A trial to train, or None when there is no work (204).
+
+        The claim carries a new key, the same in its retries: a retry whose first answer
+        was lost gets the trial that answer held rather than a second one."""
         response = self._post("/trials/claim", ClaimRequest,
-                              {"worker_id": worker_id, "search_id": search_id})
+                              {"worker_id": worker_id, "search_id": search_id,
+                               "claim_key": uuid.uuid4().hex})
         return None if response.status_code == 204 else _parse(response, Assignment)
 
     def heartbeat(self, trial_id: int, lease_token: str) -> Action:

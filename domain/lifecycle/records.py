@@ -64,6 +64,7 @@ class TrialRecord:
     worker_id: str | None
     lease_token: str | None
     lease_expires_at: datetime | None
+    claim_key: str | None
     value: float | None
     metrics: Metrics | None
     last_epoch: int | None

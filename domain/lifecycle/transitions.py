@@ -163,10 +163,10 @@ def new_trial(search: SearchRecord, params: dict[str, object], round_: int, now:
     trial = TrialRecord(
         id=None, search_id=search.id, number=search.n_trials, params=params, round=round_,
         status=TrialStatus.PENDING, attempt=1, worker_id=None, lease_token=None,
-        lease_expires_at=None, value=None, metrics=None, last_epoch=None, error=None,
-        stop_reason=None, stop_cause=None, bracket=bracket, rung=None, checkpoint_epoch=None,
-        origin_trial_id=origin_trial_id, seq=0, created_at=now, started_at=None,
-        finished_at=None,
+        lease_expires_at=None, claim_key=None, value=None, metrics=None, last_epoch=None,
+        error=None, stop_reason=None, stop_cause=None, bracket=bracket, rung=None,
+        checkpoint_epoch=None, origin_trial_id=origin_trial_id, seq=0, created_at=now,
+        started_at=None, finished_at=None,
     )
     search.n_trials += 1
     search.counts[TrialStatus.PENDING] += 1
@@ -180,11 +180,13 @@ def has_room(search: SearchRecord) -> bool:
 
 
 def assign(search: SearchRecord, trial: TrialRecord, worker_id: str, now: datetime,
-           lease_seconds: float) -> None:
-    """Hand the pending trial, or the paused one promoted, to a worker under a new lease."""
+           lease_seconds: float, claim_key: str | None = None) -> None:
+    """Hand the pending trial, or the paused one promoted, to a worker under a new lease;
+    `claim_key` names the worker's claim (ClaimRequest), so that its retry finds it."""
     if trial.status == TrialStatus.PAUSED:
         trial.stop_reason = None
     trial.worker_id = worker_id
+    trial.claim_key = claim_key
     trial.lease_token = uuid.uuid4().hex
     trial.lease_expires_at = lease_end(now, lease_seconds)
     trial.started_at = now

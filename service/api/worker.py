@@ -48,7 +48,7 @@ Answer = tuple[int, Any]
 
 def claim(state: State, _: int | None, body: ClaimRequest) -> Answer:
     """Hand the worker one trial under a new lease, or 204 when there is no work."""
-    claimed = state.lifecycle.claim(body.worker_id, body.search_id)
+    claimed = state.lifecycle.claim(body.worker_id, body.search_id, body.claim_key)
     state.metrics.count_claim("assigned" if claimed else "empty")
     if claimed is None:
         return 204, None

@@ -102,6 +102,8 @@ class Trial(Base):
     worker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The worker's name for the claim that took this attempt (ClaimRequest.claim_key).
+    claim_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     last_epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -124,6 +126,7 @@ class Trial(Base):
         Index("ix_trials_search_id_status_number", "search_id", "status", "number"),
         Index("ix_trials_search_id_seq", "search_id", "seq"),
         Index("ix_trials_lease_expires_at", "lease_expires_at"),
+        Index("ix_trials_claim_key", "claim_key"),
     )
 
 

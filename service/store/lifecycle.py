@@ -61,6 +61,7 @@ from service.store.rows import Rows
 from service.store.rungs import (
     StoredCheckpoint,
     checkpoint_data,
+    checkpoint_info,
     forget_progress,
     judge,
     promotable,
@@ -103,6 +104,18 @@ class Claimed:
         epochs = self.search.spec.trial_epochs(self.trial.params)
         done = 0 if self.checkpoint is None else self.checkpoint.epoch
         return [rung for rung in rule.rungs(self.trial.bracket or 0, epochs) if rung > done]
+
+
+def _claimed_before(rows: Rows, worker_id: str, claim_key: str | None) -> Claimed | None:
+    """The trial still running under the claim of this key, as that claim answered it (with
+    the checkpoint it resumes from); None without a key or such a trial."""
+    found = None if claim_key is None else rows.claimed_with_key(worker_id, claim_key, utcnow())
+    if found is None:
+        return None
+    search, trial = found
+    checkpoint = (None if trial.checkpoint_epoch is None or trial.id is None
+                  else checkpoint_info(rows, trial.id))
+    return Claimed(trial, search, checkpoint)
 
 
 @dataclass(frozen=True)
@@ -182,44 +195,54 @@ class Lifecycle:
 
     # --- claim ---------------------------------------------------------------------------------
 
-    def claim(self, worker_id: str, search_id: int | None) -> Claimed | None:
+    def claim(self, worker_id: str, search_id: int | None, claim_key: str | None = None
+              ) -> Claimed | None:
         """Hand one trial to the worker: of the given search, or of the oldest search with work.
 
         Without a search, running searches are tried oldest first, skipping those
         another claim holds (PostgreSQL's SKIP LOCKED); only if none of the free
         ones has work are the skipped ones waited for, one transaction and one
         lock at a time, so that two scanning claims can never deadlock.
+
+        A claim with a key that already took a trial still running for this worker (the
+        worker retries a claim whose answer it lost) is answered that trial again.
         """
         if search_id is not None:
             with self._transaction() as rows:
+                again = _claimed_before(rows, worker_id, claim_key)
+                if again is not None:
+                    return again
                 now = utcnow()
                 locked = rows.lock_search_to_claim(search_id, now)
                 if locked is None:
                     raise NotFound(f"search {search_id} not found")
-                return self._claim_in(rows, *locked, worker_id, now)
+                return self._claim_in(rows, *locked, worker_id, claim_key, now)
         skipped = []
         with self._transaction() as rows:
+            again = _claimed_before(rows, worker_id, claim_key)
+            if again is not None:
+                return again
             for candidate in rows.running_search_ids():
                 now = utcnow()
                 locked = rows.lock_search_to_claim(candidate, now, skip_locked=True)
                 if locked is None:
                     skipped.append(candidate)
                     continue
-                claimed = self._claim_in(rows, *locked, worker_id, now)
+                claimed = self._claim_in(rows, *locked, worker_id, claim_key, now)
                 if claimed is not None:
                     return claimed
         for candidate in skipped:
             with self._transaction() as rows:
                 now = utcnow()
                 locked = rows.lock_search_to_claim(candidate, now)
-                claimed = None if locked is None else self._claim_in(rows, *locked, worker_id,
-                                                                     now)
+                claimed = None if locked is None else self._claim_in(
+                    rows, *locked, worker_id, claim_key, now)
                 if claimed is not None:
                     return claimed
         return None
 
     def _claim_in(self, rows: Rows, search: SearchRecord, lease_expired: bool, worker_id: str,
-                  now: datetime) -> Claimed | None:
+                  claim_key: str | None, now: datetime) -> Claimed | None:
         """Hand out one trial of the locked search, or None when it has no work for now."""
         if search.status != SearchStatus.RUNNING:
             return None
@@ -229,7 +252,7 @@ class Lifecycle:
         if has_room(search):
             trial, checkpoint = self._next_trial(rows, search, now)
         if trial is not None:
-            assign(search, trial, worker_id, now, self.lease_seconds)
+            assign(search, trial, worker_id, now, self.lease_seconds, claim_key)
         rows.update(search)
         if trial is not None and trial.id is None:
             rows.insert(trial)

@@ -63,6 +63,15 @@ _SEARCH_AND_TRIAL = (
     .join_from(SEARCHES, TRIALS, TRIALS.c.search_id == SEARCHES.c.id)
     .where(TRIALS.c.id == bindparam("trial_id"))
 )
+_CLAIMED_WITH_KEY = (
+    select(*SEARCH_COLUMNS, *TRIAL_COLUMNS)
+    .join_from(SEARCHES, TRIALS, TRIALS.c.search_id == SEARCHES.c.id)
+    .where(TRIALS.c.claim_key == bindparam("claim_key"),
+           TRIALS.c.worker_id == bindparam("worker_id"),
+           TRIALS.c.status == TrialStatus.RUNNING,
+           TRIALS.c.lease_expires_at >= bindparam("now"))
+    .limit(1)
+)
 _OLDEST_PENDING = (
     select(*TRIAL_COLUMNS)
     .where(TRIALS.c.search_id == bindparam("search_id"),
@@ -180,6 +189,15 @@ class Rows:
         if row is None:
             raise NotFound(f"trial {trial_id} not found")
         return self._search(row[:_SEARCH_WIDTH]), self._trial(row[_SEARCH_WIDTH:])
+
+    def claimed_with_key(self, worker_id: str, claim_key: str, now: datetime
+                         ) -> tuple[SearchRecord, TrialRecord] | None:
+        """The trial, and its search, that the worker's claim of this key took, if it is
+        still running under that claim's lease."""
+        row = self._first(_CLAIMED_WITH_KEY, {"worker_id": worker_id, "claim_key": claim_key,
+                                              "now": now})
+        return None if row is None else (self._search(row[:_SEARCH_WIDTH]),
+                                         self._trial(row[_SEARCH_WIDTH:]))
 
     def oldest_pending(self, search: SearchRecord) -> TrialRecord:
         """The search's pending trial of the lowest number (the search counts one)."""

@@ -36,12 +36,14 @@ def create_search(client: Any, **overrides: Any) -> dict[str, Any]:
     return response.json()
 
 
-def claim(client: Any, search_id: int | None = None, worker_id: str = "w/1"
-          ) -> dict[str, Any] | None:
+def claim(client: Any, search_id: int | None = None, worker_id: str = "w/1",
+          claim_key: str | None = None) -> dict[str, Any] | None:
     """Claim a trial: the Assignment, or None on 204."""
     body: dict[str, Any] = {"worker_id": worker_id}
     if search_id is not None:
         body["search_id"] = search_id
+    if claim_key is not None:
+        body["claim_key"] = claim_key
     response = client.post(f"{API}/trials/claim", json=body)
     assert response.status_code in (200, 204), response.text
     return response.json() if response.status_code == 200 else None

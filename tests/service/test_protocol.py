@@ -41,6 +41,50 @@ def test_claim_hands_out_a_full_assignment_under_a_lease(client):
     assert get_search(client, search["id"])["counts"]["running"] == 1
 
 
+def test_a_claim_retried_with_its_key_gets_the_same_trial_under_the_same_lease(client):
+    """The worker lost the first answer (a timeout): its retry must not take a second trial
+    and leave the first held by nobody until its lease runs out."""
+    search = create_search(client, budget={"max_trials": 4, "max_parallel": 4})
+    first = claim(client, search["id"], worker_id="w/1", claim_key="key-0001")
+    again = claim(client, search["id"], worker_id="w/1", claim_key="key-0001")
+    assert again == first
+    assert get_search(client, search["id"])["counts"]["running"] == 1
+    without_search = claim(client, worker_id="w/1", claim_key="key-0001")
+    assert without_search == first
+
+
+def test_a_claim_key_takes_a_new_trial_for_another_key_worker_or_once_the_trial_ended(client):
+    search = create_search(client, budget={"max_trials": 4, "max_parallel": 4})
+    first = claim(client, search["id"], worker_id="w/1", claim_key="key-0001")
+    other_key = claim(client, search["id"], worker_id="w/1", claim_key="key-0002")
+    other_worker = claim(client, search["id"], worker_id="w/2", claim_key="key-0001")
+    assert len({first["trial_id"], other_key["trial_id"], other_worker["trial_id"]}) == 3
+    complete(client, first, 0.5)
+    after_completion = claim(client, search["id"], worker_id="w/1", claim_key="key-0001")
+    assert after_completion["trial_id"] not in {first["trial_id"], other_key["trial_id"],
+                                                other_worker["trial_id"]}
+    counts = get_search(client, search["id"])["counts"]
+    assert (counts["running"], counts["completed"]) == (3, 1)
+
+
+def test_a_claim_key_whose_lease_ran_out_takes_a_trial_as_any_claim_does(make_client):
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    search = create_search(client, budget={"max_trials": 1, "max_parallel": 1,
+                                           "max_attempts": 3})
+    first = claim(client, search["id"], worker_id="w/1", claim_key="key-0001")
+    time.sleep(0.5)
+    again = claim(client, search["id"], worker_id="w/1", claim_key="key-0001")
+    assert again["trial_id"] == first["trial_id"] and again["attempt"] == 2
+    assert again["lease_token"] != first["lease_token"]
+
+
+def test_a_bad_claim_key_is_a_422_naming_it(client):
+    for key in ["short", "x" * 65, "has space!"]:
+        answer = client.post(f"{API}/trials/claim", json={"worker_id": "w", "claim_key": key})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["body", "claim_key"], answer.text
+
+
 def test_claim_respects_max_parallel_and_the_budget(client):
     search = create_search(client, budget={"max_trials": 3, "max_parallel": 2})
     first, second = claim(client, search["id"]), claim(client, search["id"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 
 from tests.e2e.helpers import moons_spec
-from worker.client import ApiError, LeaseLost
+from worker.client import ApiError, CaviarClient, LeaseLost, RetryPolicy
 
 pytestmark = pytest.mark.timeout(60)
 METRICS = {"train_loss": 0.6, "dev_loss": 0.5, "dev_accuracy": 0.75, "learning_rate": 0.01,
@@ -77,3 +80,39 @@ def test_since_polling_returns_only_changes(client):
     assert [t["id"] for t in changed.items] == [assignment.trial_id]
     assert changed.cursor > everything.cursor
     assert client.trials_since(search["id"], changed.cursor).items == []
+
+
+class LosesTheFirstClaimAnswer(httpx.BaseTransport):
+    """Sends every request to the real server, but drops the first claim's answer after the
+    server made it, as a timeout or a dropped connection does."""
+
+    def __init__(self) -> None:
+        self.real = httpx.HTTPTransport()
+        self.claims: list[dict] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.real.handle_request(request)
+        if request.url.path.endswith("/trials/claim"):
+            self.claims.append(json.loads(request.content))
+            if len(self.claims) == 1:
+                response.read()
+                response.close()
+                raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+def test_a_claim_whose_answer_was_lost_gets_the_same_trial_on_its_retry(server, client):
+    search = client.create_search(moons_spec("lost-claim", 3, 1))
+    transport = LosesTheFirstClaimAnswer()
+    with CaviarClient(server.url, transport=transport, retry=RetryPolicy(base=0.01)) as lossy:
+        assignment = lossy.claim("w/1", search_id=search["id"])
+    assert assignment is not None and assignment.attempt == 1
+    first, retry = transport.claims
+    assert first["claim_key"] == retry["claim_key"], "the retry is the same claim"
+    trials = client.list_trials(search["id"])["items"]
+    running = [trial for trial in trials if trial["status"] == "running"]
+    assert [trial["id"] for trial in running] == [assignment.trial_id], (
+        "the lost answer's trial is the one handed out, not held by nobody")
+    second = client.claim("w/1", search_id=search["id"])
+    assert second is not None and second.trial_id != assignment.trial_id, (
+        "a new claim gets a new key, and so a new trial")

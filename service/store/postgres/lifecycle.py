@@ -65,9 +65,10 @@ class PostgresLifecycle(Lifecycle):
         finally:
             driver.raw.close()
 
-    def claim(self, worker_id: str, search_id: int | None) -> Claimed | None:
+    def claim(self, worker_id: str, search_id: int | None, claim_key: str | None = None
+              ) -> Claimed | None:
         """Lifecycle.claim; the trial handed out is remembered for its reports."""
-        claimed = super().claim(worker_id, search_id)
+        claimed = super().claim(worker_id, search_id, claim_key)
         if claimed is not None and plan_of(claimed.search.spec_text).early_stopping is None:
             self._known.remember(_known(claimed.search, claimed.trial))
         return claimed

@@ -34,6 +34,7 @@ the trial's new row, before it locks the trial to write it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -70,11 +71,16 @@ class KnownTrial:
 
 
 class KnownTrials:
-    """The trials this process last handed out or wrote a report of, the latest `size`."""
+    """The trials this process last handed out or wrote a report of, the latest `size`.
+
+    Thread-safe: while the database is slow the worker routes run on threads
+    (service/api/db_calls.py), and two of them evicting the same oldest trial at once
+    would otherwise fail one call with a KeyError."""
 
     def __init__(self, size: int = 10_000) -> None:
         self._size = size
         self._trials: dict[int, KnownTrial] = {}
+        self._lock = threading.Lock()
 
     def get(self, trial_id: int) -> KnownTrial | None:
         """The trial as last known here, if it is."""
@@ -85,14 +91,16 @@ class KnownTrials:
         trial_id = known.trial.id
         if trial_id is None:
             raise ValueError("a trial not yet stored cannot be known")
-        self._trials.pop(trial_id, None)
-        self._trials[trial_id] = known
-        if len(self._trials) > self._size:
-            del self._trials[next(iter(self._trials))]
+        with self._lock:
+            self._trials.pop(trial_id, None)
+            self._trials[trial_id] = known
+            if len(self._trials) > self._size:
+                del self._trials[next(iter(self._trials))]
 
     def forget(self, trial_id: int) -> None:
         """Stop remembering the trial (its memory proved stale)."""
-        self._trials.pop(trial_id, None)
+        with self._lock:
+            self._trials.pop(trial_id, None)
 
 
 @cache
