@@ -109,7 +109,9 @@ def test_409_raises_lease_lost_with_the_servers_sentence():
 def test_claim_without_work_is_none_and_sends_the_body():
     script = Script(httpx.Response(204))
     assert script.client().claim("node/1", search_id=3) is None
-    assert json.loads(script.requests[0].content) == {"worker_id": "node/1", "search_id": 3}
+    body = json.loads(script.requests[0].content)
+    assert len(body.pop("claim_key")) == 32, "a new key for each claim"
+    assert body == {"worker_id": "node/1", "search_id": 3}
     assert script.requests[0].url.path == "/api/v1/trials/claim"
 
 
