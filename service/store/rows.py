@@ -188,6 +188,10 @@ class Rows:
         row = self._first(statement, {"trial_id": trial_id})
         if row is None:
             raise NotFound(f"trial {trial_id} not found")
+        return self._split(row)
+
+    def _split(self, row: Any) -> tuple[SearchRecord, TrialRecord]:
+        """The search and the trial of a row of SEARCH_COLUMNS then TRIAL_COLUMNS."""
         return self._search(row[:_SEARCH_WIDTH]), self._trial(row[_SEARCH_WIDTH:])
 
     def claimed_with_key(self, worker_id: str, claim_key: str, now: datetime
@@ -196,8 +200,7 @@ class Rows:
         still running under that claim's lease."""
         row = self._first(_CLAIMED_WITH_KEY, {"worker_id": worker_id, "claim_key": claim_key,
                                               "now": now})
-        return None if row is None else (self._search(row[:_SEARCH_WIDTH]),
-                                         self._trial(row[_SEARCH_WIDTH:]))
+        return None if row is None else self._split(row)
 
     def oldest_pending(self, search: SearchRecord) -> TrialRecord:
         """The search's pending trial of the lowest number (the search counts one)."""
