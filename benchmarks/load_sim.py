@@ -1,14 +1,15 @@
 """Simulated workers for benchmarks/load.py: asyncio coroutines speaking the worker protocol.
 
 Each simulated worker does what `caviar worker` does (worker/runner.py, worker/session.py),
-with sleeps in place of training: claim (no search id); when there is no work wait 0.5 s
-and ask again; on a trial, "train" its epochs (each a seeded random 1-5 s) while a session
-loop sends everything queued as one batched report as soon as the previous request is
-answered, heartbeats, and at the end completes (retried until the server accepts it or
-answers 409). Failed requests are retried as the worker's client retries them (exponential
-backoff with full jitter, 5 tries); a claim the server cannot answer waits min(5 s, 0.5 s
-per failure). At the deadline a simulated worker gives its trial back (`fail` with
-`retry: true`), as a worker that is shut down does.
+with sleeps in place of training: claim (no search id; a new claim key, the same in the
+claim's retries); when there is no work wait 0.5 s and ask again; on a trial, "train" its
+epochs (each a seeded random 1-5 s) while a session loop sends everything queued as one
+batched report as soon as the previous request is answered, heartbeats, and at the end
+completes (retried until the server accepts it or answers 409). Failed requests are retried
+as the worker's client retries them (exponential backoff with full jitter, 5 tries); a
+claim the server cannot answer waits min(5 s, 0.5 s per failure). At the deadline a
+simulated worker gives its trial back (`fail` with `retry: true`), as a worker that is
+shut down does.
 
 Heartbeats: `worker` sends one only when nothing extended the lease for the interval the
 claim answered, as the real worker does (with 1-5 s epochs and a 10 s interval that is
@@ -142,8 +143,9 @@ class SimWorker:
         unreachable = 0
         try:
             while not self.clock.over():
-                status, assignment = await self.call("claim", "/trials/claim",
-                                                     {"worker_id": self.name})
+                claim_key = f"{self.rng.getrandbits(128):032x}"
+                status, assignment = await self.call(
+                    "claim", "/trials/claim", {"worker_id": self.name, "claim_key": claim_key})
                 if status is None:
                     unreachable += 1
                     await self.idle(min(5.0, 0.5 * unreachable))

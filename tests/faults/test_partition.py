@@ -87,10 +87,13 @@ def test_a_worker_cut_off_past_its_lease_is_refused_when_it_comes_back(tmp_path)
         assert "lease lost" not in far.text(), "still cut off: it cannot have heard yet"
 
         link.restore()
-        refused = wait_for("the far worker's late report refused",
-                           lambda: re.search(rf"trial {victim['id']}: lease lost \(trial "
-                                             rf"{victim['id']}: the lease token is not the "
-                                             "trial's current one", far.text()), timeout=60)
+        try:
+            refused = wait_for("the far worker's late report refused",
+                               lambda: re.search(rf"trial {victim['id']}: lease lost \(trial "
+                                                 rf"{victim['id']}: the lease token is not the "
+                                                 "trial's current one", far.text()), timeout=60)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the far worker's log:\n{far.text()}") from None
         wait_for("the search to complete",
                  lambda: search_status(client, search["id"]) == "completed", timeout=60)
         far.signal(signal.SIGTERM)
