@@ -55,6 +55,7 @@ import sys
 import tempfile
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,7 +167,8 @@ def run_processes(target, args_of: list[tuple]) -> list:
 # --- Caviar: simulated workers over HTTP ---------------------------------------------------
 
 
-def caviar_worker(url: str, token: str | None, search_id: int, index: int, ready, results
+def caviar_worker(url: str, token: str | None, claim_keys: bool, search_id: int, index: int,
+                  ready, results
                   ) -> None:
     """Claim, report 5 epochs and complete trials until the search has no more work."""
     try:
@@ -179,8 +181,10 @@ def caviar_worker(url: str, token: str | None, search_id: int, index: int, ready
         start, cpu = time.perf_counter(), time.process_time()
         while True:
             t0 = time.perf_counter()
-            status, assignment = client.post(f"{API}/trials/claim", {
-                "worker_id": f"bench/{index}", "search_id": search_id})
+            claim = {"worker_id": f"bench/{index}", "search_id": search_id}
+            if claim_keys:
+                claim["claim_key"] = uuid.uuid4().hex
+            status, assignment = client.post(f"{API}/trials/claim", claim)
             t1 = time.perf_counter()
             if status == 204:
                 break
@@ -217,18 +221,24 @@ def _check(status: int, body: object, call: str) -> None:
         raise RuntimeError(f"{call}: HTTP {status} {body}")
 
 
-def caviar_lifecycle(server: Served, trials: int, workers: int, postgres: bool) -> Run:
-    """N worker processes through every trial of a fresh search, after an untimed warm-up."""
+def caviar_lifecycle(server: Served, trials: int, workers: int, postgres: bool,
+                     claim_keys: bool) -> Run:
+    """N worker processes through every trial of a fresh search, after an untimed warm-up.
+
+    With `claim_keys` each claim carries a key, as the real worker's do (servers before
+    claim keys refuse the field)."""
     url = server.url
     token = server.token("worker")
     with httpx.Client(base_url=url, timeout=60, headers=server.headers("admin")) as client:
         warm = create_search(client, "bench-warmup", max_trials=2 * workers, max_parallel=workers)
         search = create_search(client, "bench-lifecycle", max_trials=trials, max_parallel=workers)
-    run_processes(caviar_worker, [(url, token, warm["id"], index) for index in range(workers)])
+    run_processes(caviar_worker, [(url, token, claim_keys, warm["id"], index)
+                                  for index in range(workers)])
     cpu_before = server.cpu_seconds()
     database_before = postgres_cpu() if postgres else 0.0
     run = gather(run_processes(caviar_worker,
-                               [(url, token, search["id"], index) for index in range(workers)]))
+                               [(url, token, claim_keys, search["id"], index)
+                                for index in range(workers)]))
     run.server_cpu = server.cpu_seconds() - cpu_before
     if postgres:
         run.database_cpu = postgres_cpu() - database_before
@@ -360,7 +370,8 @@ def claim_and_complete(client: httpx.Client, search_id: int) -> float:
     """One claim's latency (ms); the trial is completed at once (untimed)."""
     t0 = time.perf_counter()
     response = client.post(f"{API}/trials/claim",
-                           json={"worker_id": "bench/scale", "search_id": search_id})
+                           json={"worker_id": "bench/scale", "search_id": search_id,
+                                 "claim_key": uuid.uuid4().hex})
     latency = (time.perf_counter() - t0) * 1e3
     _check(response.status_code, response.text, "claim")
     assignment = response.json()
@@ -504,7 +515,8 @@ def bench_database(kind: str, args: argparse.Namespace, folder: Path) -> list[tu
             with fresh_database(kind, folder) as url, caviar_server(
                     url, folder, max(args.trials, 10_000), processes, root,
                     tokens=args.tokens and root == ROOT) as server:
-                run = caviar_lifecycle(server, args.trials, args.workers, kind == "postgres")
+                run = caviar_lifecycle(server, args.trials, args.workers, kind == "postgres",
+                                       claim_keys=root == ROOT)
             where = "" if root == ROOT else f" at {root}"
             describe(f"Caviar{where} (claim, 5 reports, complete over HTTP)", run)
             runs[root] = run

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from service.db.migrate import upgrade_to_head
+    from service.db.migrate import MigrationError, upgrade_to_head
     from service.db.session import Database, DatabaseURLError, check_url
     from service.settings import Settings, SettingsError
 
@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise UsageError(f"--database-url: cannot migrate {shown!r}: {reason}") from None
+    except MigrationError as error:
+        raise UsageError(f"--database-url: cannot migrate {shown!r}: {error}") from None
     finally:
         db.dispose()
     print(f"caviar migrate: {shown} is at the latest schema revision", file=sys.stderr)

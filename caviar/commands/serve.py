@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
+    from service.db.migrate import MigrationError
     from service.db.session import DatabaseURLError, check_url
     from service.settings import Settings, SettingsError
 
@@ -81,12 +82,14 @@ def run(args: argparse.Namespace) -> int:
 
     from service.app import create_app
 
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
         app = create_app(settings)
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        shown = make_url(settings.database_url).render_as_string(hide_password=True)
         raise UsageError(f"--database-url: cannot open {shown!r}: {reason}") from None
+    except MigrationError as error:
+        raise UsageError(f"--database-url: cannot use {shown!r}: {error}") from None
     _check_exposure(args.host, app.state.guard.required, args.insecure)
     from domain.protocol import SERVER_KEEP_ALIVE_SECONDS
 

@@ -73,7 +73,7 @@ def _on_database(args: argparse.Namespace) -> int:
     from service.api import views
     from service.api.schemas import TokenCreate
     from service.auth import tokens
-    from service.db.migrate import upgrade_to_head
+    from service.db.migrate import MigrationError, upgrade_to_head
     from service.db.session import Database, DatabaseURLError, check_url
 
     try:
@@ -102,6 +102,8 @@ def _on_database(args: argparse.Namespace) -> int:
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise UsageError(f"--database-url: cannot open the database: {reason}") from None
+    except MigrationError as error:
+        raise UsageError(f"--database-url: cannot use the database: {error}") from None
     finally:
         db.dispose()
     return 0

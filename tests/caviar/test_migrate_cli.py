@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from service.db.migrate import alembic_config
 from tests.support.databases import sqlite_url
@@ -50,3 +50,22 @@ def test_a_bad_database_url_is_a_usage_error(tmp_path):
     assert done.returncode == 2
     assert "caviar migrate: error: --database-url:" in done.stderr
     assert "not supported" in done.stderr
+
+
+def test_a_database_from_a_newer_caviar_is_a_one_line_error(tmp_path):
+    url = sqlite_url(tmp_path)
+    assert migrate("--database-url", url).returncode == 0
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    finally:
+        engine.dispose()
+    done = migrate("--database-url", url)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"caviar migrate: error: --database-url: cannot migrate '{url}': "
+                               "the database's schema is at revision 0099, which this Caviar "
+                               "does not know")
+    assert revision(url) == "0099"

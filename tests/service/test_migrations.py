@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from service.db.migrate import alembic_config, upgrade_to_head
+from service.db.migrate import MigrationError, alembic_config, upgrade_to_head
 from service.db.models import Base
 from service.db.session import Database
 from tests.support.databases import STORAGE_KINDS, database
@@ -82,5 +82,59 @@ def test_0002_copies_each_search_s_best_value_from_its_best_trial(database_url):
         with db.engine.connect() as connection:
             rows = connection.execute(text("SELECT id, best_value FROM searches ORDER BY id"))
             assert rows.all() == [(1, 0.75), (2, None)]
+    finally:
+        db.dispose()
+
+
+def _upgrade_to(db: Database, revision: str) -> None:
+    config = alembic_config()
+    with db.write_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _revision_and_columns(db: Database) -> tuple[str | None, set[str]]:
+    with db.engine.connect() as connection:
+        return (MigrationContext.configure(connection).get_current_revision(),
+                {column["name"] for column in inspect(connection).get_columns("trials")})
+
+
+def test_a_schema_from_a_newer_caviar_is_refused_untouched(database_url):
+    db = Database(database_url)
+    try:
+        upgrade_to_head(db.write_engine)
+        with db.write_engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        with pytest.raises(MigrationError) as refused:
+            upgrade_to_head(db.write_engine)
+        assert str(refused.value) == (
+            f"the database's schema is at revision 0099, which this Caviar does not know "
+            f"(its latest is {head}): a newer Caviar migrated it; run that version or a "
+            "later one against this database")
+        assert _revision_and_columns(db)[0] == "0099"
+    finally:
+        db.dispose()
+
+
+def test_a_failed_migration_step_is_rolled_back_and_named(database_url):
+    """0007 adds trials.claim_key and its index; an index already holding that name makes
+    the step fail: nothing of it stays, and a later start, once it is dropped, succeeds."""
+    db = Database(database_url)
+    try:
+        _upgrade_to(db, "0006")
+        with db.write_engine.begin() as connection:
+            connection.execute(text("CREATE INDEX ix_trials_claim_key ON trials (status)"))
+        with pytest.raises(MigrationError, match="^migrating the schema from revision 0006 "
+                           "failed and was rolled back: .*ix_trials_claim_key"):
+            upgrade_to_head(db.write_engine)
+        revision, columns = _revision_and_columns(db)
+        assert revision == "0006" and "claim_key" not in columns
+        with db.write_engine.begin() as connection:
+            connection.execute(text("DROP INDEX ix_trials_claim_key"))
+        upgrade_to_head(db.write_engine)
+        revision, columns = _revision_and_columns(db)
+        assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert "claim_key" in columns
     finally:
         db.dispose()

@@ -10,7 +10,10 @@ import time
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
 
+from service.db.migrate import alembic_config, upgrade_to_head
 from tests.support.databases import sqlite_url
 from tests.support.processes import free_port, live_server, wait_healthy
 
@@ -38,6 +41,25 @@ def test_a_bad_database_url_is_a_one_line_error(tmp_path, url, fragment):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("caviar serve: error: --database-url")
     assert fragment in lines[0] and "secret" not in lines[0]
+
+
+def test_a_database_from_a_newer_caviar_is_a_one_line_error(tmp_path):
+    """A rolled-back deployment meets a schema it does not know: say so, change nothing."""
+    url = sqlite_url(tmp_path)
+    engine = create_engine(url)
+    try:
+        upgrade_to_head(engine)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    finally:
+        engine.dispose()
+    result = run_serve("--port", str(free_port()), "--database-url", url, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"caviar serve: error: --database-url: cannot use '{url}': the database's schema is "
+        "at revision 0099, which this Caviar does not know (its latest is "
+        f"{ScriptDirectory.from_config(alembic_config()).get_current_head()}): a newer Caviar "
+        "migrated it; run that version or a later one against this database")
 
 
 @pytest.mark.parametrize("workers", ["0", "65"])
