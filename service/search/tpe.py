@@ -34,7 +34,10 @@ not weighed down as Optuna's ramp does; and the good group is capped at 25):
   observations in d dimensions, with its "magic clip" floor
   1 / min(100, n + 2). The same rule serves every kernel of a group (with
   d = 1 for the per-dimension densities): it narrows slowly with n and never
-  collapses on a tight cluster of good trials. Int dimensions use the
+  collapses on a tight cluster of good trials (Optuna 5's per-observation
+  neighbour-distance widths were tried: worse on two of the three tasks of
+  benchmarks/efficiency.py, the default stalling on one; benchmarks/README.md).
+  Int dimensions use the
   same continuous kernel: `Space` gives every integer a bin of its own width
   on its scale, an observation sits at its bin's centre and any point of the
   bin maps back to that integer, so the density at a point estimates its
