@@ -57,7 +57,7 @@ from service.search.plans import Plan, plan_of, propose
 from service.search.rungs import RungRule
 from service.store import retests
 from service.store.history import HistoryCache
-from service.store.rows import Rows
+from service.store.rows import ClaimStart, Rows
 from service.store.rungs import (
     StoredCheckpoint,
     checkpoint_data,
@@ -106,13 +106,10 @@ class Claimed:
         return [rung for rung in rule.rungs(self.trial.bracket or 0, epochs) if rung > done]
 
 
-def _claimed_before(rows: Rows, worker_id: str, claim_key: str | None) -> Claimed | None:
-    """The trial still running under the claim of this key, as that claim answered it (with
-    the checkpoint it resumes from); None without a key or such a trial."""
-    found = None if claim_key is None else rows.claimed_with_key(worker_id, claim_key, utcnow())
-    if found is None:
-        return None
-    search, trial = found
+def _claimed_before(rows: Rows, trial_id: int) -> Claimed:
+    """The trial a claim of the same key took (it still runs under that claim's lease), as
+    that claim answered it, with the checkpoint it resumes from."""
+    search, trial = rows.read_search_of_trial(trial_id)
     checkpoint = (None if trial.checkpoint_epoch is None or trial.id is None
                   else checkpoint_info(rows, trial.id))
     return Claimed(trial, search, checkpoint)
@@ -205,45 +202,47 @@ class Lifecycle:
         lock at a time, so that two scanning claims can never deadlock.
 
         A claim with a key that already took a trial still running for this worker (the
-        worker retries a claim whose answer it lost) is answered that trial again.
+        worker retries a claim whose answer it lost) is answered that trial again; the
+        claim's first statement asks for it, so a key costs no round trip of its own.
         """
         if search_id is not None:
             with self._transaction() as rows:
-                again = _claimed_before(rows, worker_id, claim_key)
-                if again is not None:
-                    return again
                 now = utcnow()
-                locked = rows.lock_search_to_claim(search_id, now)
-                if locked is None:
+                start = rows.lock_search_to_claim(search_id, now, worker_id=worker_id,
+                                                  claim_key=claim_key)
+                if start is None:
                     raise NotFound(f"search {search_id} not found")
-                return self._claim_in(rows, *locked, worker_id, claim_key, now)
+                if start.key_trial_id is not None:
+                    return _claimed_before(rows, start.key_trial_id)
+                return self._claim_in(rows, start, worker_id, claim_key, now)
         skipped = []
         with self._transaction() as rows:
-            again = _claimed_before(rows, worker_id, claim_key)
-            if again is not None:
-                return again
-            for candidate in rows.running_search_ids():
+            candidates, key_trial_id = rows.running_search_ids(utcnow(), worker_id, claim_key)
+            if key_trial_id is not None:
+                return _claimed_before(rows, key_trial_id)
+            for candidate in candidates:
                 now = utcnow()
-                locked = rows.lock_search_to_claim(candidate, now, skip_locked=True)
-                if locked is None:
+                start = rows.lock_search_to_claim(candidate, now, skip_locked=True)
+                if start is None:
                     skipped.append(candidate)
                     continue
-                claimed = self._claim_in(rows, *locked, worker_id, claim_key, now)
+                claimed = self._claim_in(rows, start, worker_id, claim_key, now)
                 if claimed is not None:
                     return claimed
         for candidate in skipped:
             with self._transaction() as rows:
                 now = utcnow()
-                locked = rows.lock_search_to_claim(candidate, now)
-                claimed = None if locked is None else self._claim_in(
-                    rows, *locked, worker_id, claim_key, now)
+                start = rows.lock_search_to_claim(candidate, now)
+                claimed = None if start is None else self._claim_in(
+                    rows, start, worker_id, claim_key, now)
                 if claimed is not None:
                     return claimed
         return None
 
-    def _claim_in(self, rows: Rows, search: SearchRecord, lease_expired: bool, worker_id: str,
-                  claim_key: str | None, now: datetime) -> Claimed | None:
+    def _claim_in(self, rows: Rows, start: ClaimStart, worker_id: str, claim_key: str | None,
+                  now: datetime) -> Claimed | None:
         """Hand out one trial of the locked search, or None when it has no work for now."""
+        search, lease_expired = start.search, start.lease_expired
         if search.status != SearchStatus.RUNNING:
             return None
         if lease_expired:

@@ -15,6 +15,7 @@ IMMEDIATE`, service.db.session).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -53,24 +54,29 @@ from service.store.tables import (
 )
 
 _SEARCH = select(*SEARCH_COLUMNS).where(SEARCHES.c.id == bindparam("search_id"))
-_SEARCH_TO_CLAIM = select(
-    *SEARCH_COLUMNS,
-    exists(select(TRIALS.c.id).where(lease_ran_out(SEARCHES.c.id)).limit(1)).label(
-        "lease_expired"),
-).where(SEARCHES.c.id == bindparam("search_id"))
-_SEARCH_AND_TRIAL = (
-    select(*SEARCH_COLUMNS, *TRIAL_COLUMNS)
-    .join_from(SEARCHES, TRIALS, TRIALS.c.search_id == SEARCHES.c.id)
-    .where(TRIALS.c.id == bindparam("trial_id"))
-)
-_CLAIMED_WITH_KEY = (
-    select(*SEARCH_COLUMNS, *TRIAL_COLUMNS)
-    .join_from(SEARCHES, TRIALS, TRIALS.c.search_id == SEARCHES.c.id)
+_KEY_TRIAL = (
+    select(TRIALS.c.id)
     .where(TRIALS.c.claim_key == bindparam("claim_key"),
            TRIALS.c.worker_id == bindparam("worker_id"),
            TRIALS.c.status == TrialStatus.RUNNING,
            TRIALS.c.lease_expires_at >= bindparam("now"))
     .limit(1)
+    .scalar_subquery()
+    .label("key_trial_id")
+)
+"""The trial the worker's claim of this key took, if it still runs under that claim's lease
+(NULL without a key): asked beside the claim's first statement, so a claim with a key costs
+no extra round trip."""
+_SEARCH_TO_CLAIM = select(
+    *SEARCH_COLUMNS,
+    exists(select(TRIALS.c.id).where(lease_ran_out(SEARCHES.c.id)).limit(1)).label(
+        "lease_expired"),
+    _KEY_TRIAL,
+).where(SEARCHES.c.id == bindparam("search_id"))
+_SEARCH_AND_TRIAL = (
+    select(*SEARCH_COLUMNS, *TRIAL_COLUMNS)
+    .join_from(SEARCHES, TRIALS, TRIALS.c.search_id == SEARCHES.c.id)
+    .where(TRIALS.c.id == bindparam("trial_id"))
 )
 _OLDEST_PENDING = (
     select(*TRIAL_COLUMNS)
@@ -86,7 +92,8 @@ _LIVE = (select(*TRIAL_COLUMNS)
          .where(TRIALS.c.search_id == bindparam("search_id"),
                 or_(*(TRIALS.c.status == status for status in sorted(LIVE))))
          .order_by(TRIALS.c.number))
-_RUNNING_SEARCHES = (select(SEARCHES.c.id).where(SEARCHES.c.status == SearchStatus.RUNNING)
+_RUNNING_SEARCHES = (select(SEARCHES.c.id, _KEY_TRIAL)
+                     .where(SEARCHES.c.status == SearchStatus.RUNNING)
                      .order_by(SEARCHES.c.id))
 _EPOCH_VALUES = (select(INTERMEDIATE.c.value)
                  .where(INTERMEDIATE.c.trial_id == bindparam("trial_id"),
@@ -126,6 +133,17 @@ def _insert_of(table: Table, columns: tuple[str, ...]) -> Insert:
             .returning(table.c.id))
 
 
+@dataclass(frozen=True)
+class ClaimStart:
+    """What a claim's first statement on a search reads (Rows.lock_search_to_claim)."""
+
+    search: SearchRecord
+    lease_expired: bool
+    """A lease of the search ran out (a hint: see lock_search_to_claim)."""
+    key_trial_id: int | None
+    """The trial the worker's claim of the same key took, still running under its lease."""
+
+
 class Rows:
     """Reads of one transaction as records, and the writes of their changes."""
 
@@ -163,17 +181,21 @@ class Rows:
         row = self._first(_LOCKED_SEARCH[skip_locked], {"search_id": search_id})
         return None if row is None else self._search(row)
 
-    def lock_search_to_claim(self, search_id: int, now: datetime, skip_locked: bool = False
-                             ) -> tuple[SearchRecord, bool] | None:
-        """The search as `lock_search` reads it, and whether a lease of its ran out before now.
+    def lock_search_to_claim(self, search_id: int, now: datetime, skip_locked: bool = False,
+                             worker_id: str = "", claim_key: str | None = None
+                             ) -> ClaimStart | None:
+        """The search as `lock_search` reads it, whether a lease of its ran out before now,
+        and the trial the worker's claim of `claim_key` took if it still runs.
 
-        That is a hint, from the rows as they were when the statement began (before
+        The lease is a hint, from the rows as they were when the statement began (before
         it waited for the lock): the claim looks again under the lock if it is true,
         and a lease it missed is found by the next claim or the sweep.
         """
         row = self._first(_LOCKED_SEARCH_TO_CLAIM[skip_locked],
-                         {"search_id": search_id, "now": now})
-        return None if row is None else (self._search(row[:-1]), bool(row[-1]))
+                         {"search_id": search_id, "now": now, "worker_id": worker_id,
+                          "claim_key": claim_key})
+        return None if row is None else ClaimStart(self._search(row[:-2]), bool(row[-2]),
+                                                   row[-1])
 
     def lock_search_of_trial(self, trial_id: int) -> tuple[SearchRecord, TrialRecord]:
         """The trial and its search, both locked, in one statement; NotFound if absent."""
@@ -193,14 +215,6 @@ class Rows:
     def _split(self, row: Any) -> tuple[SearchRecord, TrialRecord]:
         """The search and the trial of a row of SEARCH_COLUMNS then TRIAL_COLUMNS."""
         return self._search(row[:_SEARCH_WIDTH]), self._trial(row[_SEARCH_WIDTH:])
-
-    def claimed_with_key(self, worker_id: str, claim_key: str, now: datetime
-                         ) -> tuple[SearchRecord, TrialRecord] | None:
-        """The trial, and its search, that the worker's claim of this key took, if it is
-        still running under that claim's lease."""
-        row = self._first(_CLAIMED_WITH_KEY, {"worker_id": worker_id, "claim_key": claim_key,
-                                              "now": now})
-        return None if row is None else self._split(row)
 
     def oldest_pending(self, search: SearchRecord) -> TrialRecord:
         """The search's pending trial of the lowest number (the search counts one)."""
@@ -226,9 +240,14 @@ class Rows:
         """The (locked) search's trials not ended (pending, running, paused), by number."""
         return [self._trial(row) for row in self._all(_LIVE, {"search_id": search.id})]
 
-    def running_search_ids(self) -> list[int]:
-        """The ids of the running searches, oldest first."""
-        return [row[0] for row in self._all(_RUNNING_SEARCHES, {})]
+    def running_search_ids(self, now: datetime, worker_id: str = "",
+                           claim_key: str | None = None) -> tuple[list[int], int | None]:
+        """The ids of the running searches, oldest first, and the trial the worker's claim of
+        `claim_key` took if it still runs (None without running searches: it would be
+        running in one)."""
+        rows = self._all(_RUNNING_SEARCHES, {"worker_id": worker_id, "claim_key": claim_key,
+                                             "now": now})
+        return [row[0] for row in rows], (rows[0][1] if rows else None)
 
     def epoch_values(self, trial_id: int) -> list[float]:
         """The trial's objective values so far, by epoch (epochs without one left out)."""
