@@ -8,6 +8,9 @@ only the trials whose `seq` passed it (`ix_trials_search_id_seq`). Every change 
 a trial a sampler sees (its state, its value, a rung value) moves its `seq`
 (domain.lifecycle.transitions.touch), and the claim holds the search's lock, so
 the entries are exact. Re-tests are left out: the sampler did not propose them.
+A claim reads its own transaction's changes too (a lease it failed out); if that
+transaction then fails, the process forgets every search's entries (Lifecycle.claim):
+its cursor would otherwise skip the changes later committed under the same numbers.
 """
 
 from __future__ import annotations
@@ -95,6 +98,12 @@ class HistoryCache:
                 number=number, params=trial_params, status=TrialStatus(status), value=value,
                 round=round_, at_rungs=rungs.get(number, {}))
         known.seq = search.last_seq
+
+    def clear(self) -> None:
+        """Forget every search's entries: a claim transaction that read them failed, and
+        what it read may include its own changes, rolled back (the next claim reads all)."""
+        with self._guard:
+            self._searches.clear()
 
     def _known(self, search_id: int) -> _Known:
         with self._guard:

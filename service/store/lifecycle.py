@@ -205,6 +205,18 @@ class Lifecycle:
         worker retries a claim whose answer it lost) is answered that trial again; the
         claim's first statement asks for it, so a key costs no round trip of its own.
         """
+        try:
+            return self._claim(worker_id, search_id, claim_key)
+        except NotFound:  # no such search: nothing was read
+            raise
+        except BaseException:
+            self._histories.clear()
+            raise
+
+    def _claim(self, worker_id: str, search_id: int | None, claim_key: str | None
+               ) -> Claimed | None:
+        """Lifecycle.claim, whose transactions may leave the samplers' history ahead of the
+        database if they fail."""
         if search_id is not None:
             with self._transaction() as rows:
                 now = utcnow()

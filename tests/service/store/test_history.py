@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event, update
+from sqlalchemy.exc import OperationalError
 
 from domain.spec import parse_spec
 from service.db.migrate import upgrade_to_head
@@ -18,6 +21,7 @@ from service.db.session import Database
 from service.store import open_lifecycle
 from service.store.lifecycle import Lifecycle
 from service.store.searches import create_search
+from service.store.tables import TRIALS
 from tests.service.helpers import make_spec
 from tests.support.databases import STORAGE_KINDS, database
 
@@ -99,3 +103,46 @@ def test_two_long_lived_stores_taking_turns_propose_what_a_fresh_one_does(databa
         search = create_search(db, parse_spec(SPECS[kind]))
         runs.append(drive(store, search.search.id))
     assert len(runs[0]) >= 12 and runs[0] == runs[1]
+
+
+def test_a_claim_whose_commit_failed_leaves_no_trace_in_the_history(databases):
+    """The claim's transaction fails out B's expired lease (its last attempt), reads the
+    history with that change, proposes, and cannot commit (a full disk, say): the database
+    is as before. C then completes, taking the change number the failed claim had read up
+    to: the long-lived store must still see C's value at its next proposal, as a fresh
+    store does."""
+    kept_db, fresh_db = databases
+    spec = parse_spec(make_spec(sampler={"kind": "tpe", "seed": 3, "startup_trials": 2},
+                                budget={"max_trials": 8, "max_parallel": 8,
+                                        "max_attempts": 1}))
+    kept = open_lifecycle(kept_db, 60)
+    proposals = []
+    for db, store in ((kept_db, lambda: kept), (fresh_db, lambda: open_lifecycle(fresh_db, 60))):
+        search_id = create_search(db, spec).search.id
+        a, b, c = (store().claim("w", search_id) for _ in range(3))
+        assert a is not None and b is not None and c is not None
+        store().complete(a.trial.id or 0, a.trial.lease_token or "", {"dev_accuracy": 0.5})
+        with db.write_engine.begin() as connection:
+            connection.execute(update(TRIALS).where(TRIALS.c.id == b.trial.id)
+                               .values(lease_expires_at=datetime(2026, 1, 1)))
+        if store() is kept:
+            with _commits_fail(db), pytest.raises(OperationalError, match="no space left"):
+                kept.claim("w", search_id)
+        store().complete(c.trial.id or 0, c.trial.lease_token or "", {"dev_accuracy": 0.9})
+        d = store().claim("w", search_id)
+        assert d is not None
+        proposals.append(d.trial.params)
+    assert proposals[0] == proposals[1]
+
+
+@contextmanager
+def _commits_fail(db: Database) -> Iterator[None]:
+    """Every commit of the database's durable writes fails while inside."""
+    def fail(connection: Any) -> None:
+        raise OperationalError("COMMIT", {}, Exception("no space left on device"))
+
+    event.listen(db.write_engine, "commit", fail)
+    try:
+        yield
+    finally:
+        event.remove(db.write_engine, "commit", fail)
