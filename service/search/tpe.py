@@ -29,21 +29,20 @@ The densities are mixtures of one kernel per observation plus a prior kernel,
 equally weighted (the objective of a search does not drift, so old trials are
 not weighed down as Optuna's ramp does; and the good group is capped at 25):
 - float and int dimensions: a Gaussian truncated to [0, 1]; the prior is
-  N(0.5, 1). Bandwidth: Optuna's Scott-like rule for multivariate TPE (up
-  to Optuna 4; 5 uses neighbour distances), 0.2 n^(-1/(d+4)) for n
-  observations in d dimensions, with its "magic clip" floor
-  1 / min(100, n + 2). The same rule serves every kernel of a group (with
-  d = 1 for the per-dimension densities): it narrows slowly with n and never
-  collapses on a tight cluster of good trials (Optuna 5's per-observation
-  neighbour-distance widths were tried: worse on two of the three tasks of
-  benchmarks/efficiency.py, the default stalling on one; benchmarks/README.md).
-  Int dimensions use the
-  same continuous kernel: `Space` gives every integer a bin of its own width
-  on its scale, an observation sits at its bin's centre and any point of the
-  bin maps back to that integer, so the density at a point estimates its
-  integer's share; a kernel discretized over the bins (Optuna's) would score
-  a whole bin instead of a point in it, at the cost of two CDF evaluations
-  per kernel and candidate.
+  N(0.5, 1). Bandwidth: Optuna's Scott-like rule for multivariate TPE (up to
+  Optuna 4; 5 uses neighbour distances), 0.2 n^(-1/(d+4)) for n observations
+  in d dimensions, with its "magic clip" floor 1 / min(100, n + 2). The same
+  rule serves every kernel of a group (with d = 1 for the per-dimension
+  densities): it narrows slowly with n and never collapses on a tight cluster
+  of good trials (Optuna 5's per-observation neighbour-distance widths were
+  tried: worse on two of the three tasks of benchmarks/efficiency.py, the
+  default stalling on one; benchmarks/README.md). Int dimensions use the same
+  continuous kernel: `Space` gives every integer a bin of its own width on its
+  scale, an observation sits at its bin's centre and any point of the bin maps
+  back to that integer, so the density at a point estimates its integer's
+  share; a kernel discretized over the bins (Optuna's) would score a whole bin
+  instead of a point in it, at the cost of two CDF evaluations per kernel and
+  candidate.
 - choice dimensions: a categorical kernel over the values, as Optuna's: an
   observation's kernel keeps its own value with probability 1 / (1 + K a) and
   else draws one of the K values uniformly, with a = 1 / (n + 1) (the prior's
