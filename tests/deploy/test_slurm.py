@@ -143,8 +143,9 @@ def test_the_array_completes_a_search_as_directly_started_workers_do(cluster, se
 
 def test_scancel_gives_the_running_trials_back_at_once(cluster, server, tmp_path):
     # One task at a time, with a worker process on each CPU of the node; trials long
-    # enough that every process is mid-trial when scancel comes.
-    spec = moons_spec("scancel", max_trials=cluster.cpus, epochs=30, n_samples=2000,
+    # enough that every process is still mid-trial when scancel's SIGTERM arrives (30
+    # epochs took 0.5 s on a quiet machine, and a trial finished before the signal).
+    spec = moons_spec("scancel", max_trials=cluster.cpus, epochs=300, n_samples=2000,
                       batch_size=8, max_parallel=cluster.cpus)
     token_file = tmp_path / "token"
     token_file.touch(mode=0o600)
