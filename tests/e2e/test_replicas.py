@@ -26,7 +26,7 @@ from worker.client import CaviarClient
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.timeout(300)]
 
 TRIALS = 16
-EPOCHS = 6
+EPOCHS = 30  # with 6, a quiet machine ran the whole search between two polls of B's workers
 PAGE = 3
 
 
@@ -81,8 +81,10 @@ def database_recount(url: str, search_id: int) -> tuple[dict[str, int], dict[str
 
 
 def test_two_replicas_share_one_database_and_one_cursor(tmp_path):
+    # Room for two trials per worker (each claims its next trial while it reports the
+    # last): with 4, server A's two workers could hold every slot and B's find none.
     spec = moons_spec("replicas", max_trials=TRIALS, epochs=EPOCHS, n_samples=600,
-                      max_parallel=4)
+                      max_parallel=8)
     with ExitStack() as stack:
         url = stack.enter_context(postgres_database())
         servers = stack.enter_context(live_servers(2, url, tmp_path))
