@@ -29,8 +29,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from domain.lifecycle.states import TrialStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -85,6 +88,9 @@ class Search(Base):
                       Index("ix_searches_owner", "owner"))
 
 
+_RUNNING_WITH_KEY = text(f"status = '{TrialStatus.RUNNING}' AND claim_key IS NOT NULL")
+
+
 class Trial(Base):
     """One trial of a search: its params, lease, progress and result."""
 
@@ -127,6 +133,9 @@ class Trial(Base):
         Index("ix_trials_search_id_seq", "search_id", "seq"),
         Index("ix_trials_lease_expires_at", "lease_expires_at"),
         Index("ix_trials_claim_key", "claim_key"),
+        # A claim key takes one running trial per worker (migration 0008).
+        Index("uq_trials_running_claim_key", "worker_id", "claim_key", unique=True,
+              postgresql_where=_RUNNING_WITH_KEY, sqlite_where=_RUNNING_WITH_KEY),
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from domain.errors import Conflict, Invalid, NotFound
 from domain.lifecycle.records import Metrics, SearchRecord, TrialRecord
@@ -104,6 +105,12 @@ class Claimed:
         epochs = self.search.spec.trial_epochs(self.trial.params)
         done = 0 if self.checkpoint is None else self.checkpoint.epoch
         return [rung for rung in rule.rungs(self.trial.bracket or 0, epochs) if rung > done]
+
+
+def _clashes_on_claim_key(error: IntegrityError) -> bool:
+    """Whether the error is a second running trial of one worker's claim key (the unique
+    index names it on PostgreSQL, its columns on SQLite)."""
+    return "claim_key" in str(error.orig)
 
 
 def _claimed_before(rows: Rows, trial_id: int) -> Claimed:
@@ -204,7 +211,23 @@ class Lifecycle:
         A claim with a key that already took a trial still running for this worker (the
         worker retries a claim whose answer it lost) is answered that trial again; the
         claim's first statement asks for it, so a key costs no round trip of its own.
+        A retry sent while its claim is still in flight may ask before that claim
+        commits; the trial it then takes clashes with that claim's on the unique index of
+        running trials' keys, and it asks again. If the key's trial still clashes then
+        (its lease ran out, and it is not requeued yet), the claim goes on without a key.
         """
+        for _ in range(2 if claim_key is not None else 0):
+            try:
+                return self._claim_once(worker_id, search_id, claim_key)
+            except IntegrityError as error:
+                if not _clashes_on_claim_key(error):
+                    raise
+        return self._claim_once(worker_id, search_id, None)
+
+    def _claim_once(self, worker_id: str, search_id: int | None, claim_key: str | None
+                    ) -> Claimed | None:
+        """One try of the claim; on an error, the samplers' history is forgotten (the failed
+        transactions may have left it ahead of the database)."""
         try:
             return self._claim(worker_id, search_id, claim_key)
         except NotFound:  # no such search: nothing was read

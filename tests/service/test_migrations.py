@@ -99,6 +99,37 @@ def _revision_and_columns(db: Database) -> tuple[str | None, set[str]]:
                 {column["name"] for column in inspect(connection).get_columns("trials")})
 
 
+def test_0008_keeps_a_claim_key_shared_by_running_trials_on_the_oldest_only(database_url):
+    """Two claims with one key could both take a trial before 0008 made that a clash; the
+    unique index can only be built once one of them lets go of the key."""
+    db = Database(database_url)
+    try:
+        _upgrade_to(db, "0007")
+        now = datetime(2026, 12, 1)
+        with db.write_engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO searches (id, name, spec, status, max_trials, n_trials, "
+                "count_pending, count_running, count_completed, count_failed, count_pruned, "
+                "count_cancelled, count_paused, last_seq, rounds, created_at, updated_at) "
+                "VALUES (1, 's', '{}', 'running', 9, 4, 0, 3, 1, 0, 0, 0, 0, 4, '[]', "
+                ":now, :now)"), {"now": now})
+            for trial_id, status, worker, key in [(1, "running", "w/1", "k"),
+                                                  (2, "running", "w/1", "k"),
+                                                  (3, "running", "w/2", "k"),
+                                                  (4, "completed", "w/1", "k")]:
+                connection.execute(text(
+                    "INSERT INTO trials (id, search_id, number, params, round, status, attempt, "
+                    "worker_id, claim_key, seq, created_at) VALUES (:id, 1, :id, '{}', 0, "
+                    ":status, 1, :worker, :key, :id, :now)"),
+                    {"id": trial_id, "status": status, "worker": worker, "key": key, "now": now})
+        upgrade_to_head(db.write_engine)
+        with db.engine.connect() as connection:
+            keys = connection.execute(text("SELECT id, claim_key FROM trials ORDER BY id"))
+            assert keys.all() == [(1, "k"), (2, None), (3, "k"), (4, "k")]
+    finally:
+        db.dispose()
+
+
 def test_a_schema_from_a_newer_caviar_is_refused_untouched(database_url):
     db = Database(database_url)
     try:

@@ -78,6 +78,23 @@ def test_a_claim_key_whose_lease_ran_out_takes_a_trial_as_any_claim_does(make_cl
     assert again["lease_token"] != first["lease_token"]
 
 
+def test_a_claim_key_whose_trial_ran_out_of_lease_in_another_search_still_gets_a_trial(
+        make_client):
+    """The key's trial is still running (its lease ran out, nothing requeued it yet) in a
+    search the claim does not touch: the new trial cannot hold the key too, so the claim
+    takes it without one rather than failing."""
+    client = make_client(lease_seconds=0.3, heartbeat_seconds=0.1)
+    first_search = create_search(client)
+    second_search = create_search(client)
+    first = claim(client, first_search["id"], worker_id="w/1", claim_key="key-0001")
+    time.sleep(0.5)
+    other = claim(client, second_search["id"], worker_id="w/1", claim_key="key-0001")
+    assert other["search_id"] == second_search["id"]
+    assert client.get(f"{API}/trials/{first['trial_id']}").json()["status"] == "running"
+    again = claim(client, second_search["id"], worker_id="w/1", claim_key="key-0001")
+    assert again["trial_id"] != other["trial_id"]  # the key named no trial of its own
+
+
 def test_a_bad_claim_key_is_a_422_naming_it(client):
     for key in ["short", "x" * 65, "has space!"]:
         answer = client.post(f"{API}/trials/claim", json={"worker_id": "w", "claim_key": key})

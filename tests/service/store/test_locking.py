@@ -39,8 +39,8 @@ def lock_search(holder: Connection, search_id: int) -> bool:
     return Rows(CoreStatements(holder)).lock_search(search_id) is not None
 
 
-def _wait_for_a_lock_wait(db: Database, seconds: float = 10) -> None:
-    """Return once some session of this database waits for a lock."""
+def _wait_for_a_lock_wait(db: Database, seconds: float = 10, sessions: int = 1) -> None:
+    """Return once `sessions` sessions of this database wait for a lock."""
     deadline = time.monotonic() + seconds
     with db.engine.connect() as probe:
         while time.monotonic() < deadline:
@@ -48,10 +48,10 @@ def _wait_for_a_lock_wait(db: Database, seconds: float = 10) -> None:
                 "SELECT count(*) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
             probe.rollback()
-            if waiting:
+            if waiting >= sessions:
                 return
             time.sleep(0.01)
-    raise AssertionError(f"no session waited for a lock within {seconds} s")
+    raise AssertionError(f"fewer than {sessions} sessions waited for a lock within {seconds} s")
 
 
 @pytest.mark.parametrize("call", ["report", "report an earlier epoch", "complete"])
@@ -119,3 +119,37 @@ def test_a_lock_wait_cut_short_is_raised_as_sqlalchemy_raises_it(db: Database,
         assert hurried.complete(trial_id, token, {"dev_accuracy": 0.5}).status == "completed"
     finally:
         impatient.dispose()
+
+
+@pytest.mark.parametrize("by_search", [True, False], ids=["of the search", "of any search"])
+def test_two_claims_with_one_key_take_one_trial(db: Database, store: Lifecycle,
+                                                by_search: bool):
+    """A worker's retry of a claim still in flight, both waiting for the search: the claim
+    that goes second looked for its key before the first committed, and must still answer
+    the first's trial instead of taking a second one."""
+    search = create_search(db, parse_spec(make_spec())).search
+    answers: list[int | None] = []
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            claimed = store.claim("w/1", search.id if by_search else None, "key-1")
+            answers.append(None if claimed is None else claimed.trial.id)
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            failures.append(error)
+
+    claims = [threading.Thread(target=run) for _ in range(2)]
+    with db.write_connection() as holder:  # both wait for the search, as behind a claim
+        assert lock_search(holder, search.id)
+        for claim in claims:
+            claim.start()
+        _wait_for_a_lock_wait(db, sessions=2)
+    for claim in claims:
+        claim.join(30)
+    assert failures == []
+    assert len(answers) == 2 and answers[0] is not None and answers[0] == answers[1]
+    with db.engine.connect() as connection:
+        running = connection.scalar(text(
+            "SELECT count(*) FROM trials WHERE search_id = :s AND status = 'running'"),
+            {"s": search.id})
+    assert running == 1
