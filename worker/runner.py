@@ -47,7 +47,7 @@ class TimeSplit:
     wall time (the claim, and any wait for the server's answers outside training),
     plus waits for a previous trial's outcome to be delivered: HTTP and the server's
     database. Outcomes delivered while the next trial trains cost no wall time.
-    `idle`: waiting for work, or for an unreachable server.
+    `idle`: waiting for work, or for an unavailable server.
     """
 
     training: float = 0.0
@@ -106,7 +106,7 @@ class Runner:
         when the server refuses the worker's token (401 or 403)."""
         self.log.info("worker %s pulling from %s", self.options.worker_id, self.client.base_url)
         idle_since = time.monotonic()
-        unreachable = 0
+        unavailable = 0
         while not self.shutting_down():
             if self.options.max_trials is not None and self.times.trials >= self.options.max_trials:
                 break
@@ -114,10 +114,10 @@ class Runner:
             try:
                 assignment = self.client.claim(self.options.worker_id, self.options.search_id)
             except ServerUnavailable as error:
-                if unreachable == 0:
-                    self.log.warning("server unreachable, retrying: %s", error)
-                unreachable += 1
-                self._idle(min(5.0, 0.5 * unreachable), started)
+                if unavailable == 0:
+                    self.log.warning("server unavailable, retrying: %s", error)
+                unavailable += 1
+                self._idle(min(5.0, 0.5 * unavailable), started)
             except ApiError as error:
                 if error.status in (401, 403):
                     self.log.error("the server refused this worker's token, stopping: %s "
@@ -129,9 +129,9 @@ class Runner:
                 self.log.error("claim failed: %s", error)
                 self._idle(5.0, started)
             else:
-                if unreachable:
-                    self.log.info("server reachable again")
-                unreachable = 0
+                if unavailable:
+                    self.log.info("server answering again")
+                unavailable = 0
                 if assignment is None and self._wait_settled_between_trials():
                     continue  # the previous trial's outcome may have freed a slot: ask again
                 if assignment is None:

@@ -197,7 +197,7 @@ class TrialSession:
                                          [(report.epoch, report.as_dict()) for report in batch])
 
     def _call(self, send: Callable[[], Action]) -> bool:
-        """Send a report or heartbeat; False when the server was unreachable (try again)."""
+        """Send a report or heartbeat; False when the server was unavailable (try again)."""
         try:
             action = send()
         except LeaseLost as error:
@@ -209,7 +209,7 @@ class TrialSession:
             self.log.warning("trial %d: %s", self.assignment.trial_id, error)
             return True
         except ServerUnavailable as error:
-            self.log.warning("trial %d: server unreachable, retrying: %s",
+            self.log.warning("trial %d: server unavailable, retrying: %s",
                              self.assignment.trial_id, error)
             return False
         self._last_contact = time.monotonic()

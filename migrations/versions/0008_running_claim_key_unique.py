@@ -7,6 +7,9 @@
   answers the first's trial (service.store.lifecycle.Lifecycle.claim). Running trials
   that already share a key (that race, before this revision) keep it on the oldest
   only: the key serves nothing but the retry of its claim.
+- ix_trials_claim_key (0007) is dropped: the key's lookup reads the new index, which
+  holds only running trials, so a trial's later updates no longer write an entry for
+  its key.
 
 Revision ID: 0008
 Revises: 0007
@@ -34,7 +37,9 @@ def upgrade() -> None:
     op.create_index("uq_trials_running_claim_key", "trials", ["worker_id", "claim_key"],
                     unique=True, postgresql_where=_RUNNING_WITH_KEY,
                     sqlite_where=_RUNNING_WITH_KEY)
+    op.drop_index("ix_trials_claim_key", "trials")
 
 
 def downgrade() -> None:
+    op.create_index("ix_trials_claim_key", "trials", ["claim_key"])
     op.drop_index("uq_trials_running_claim_key", "trials")

@@ -132,8 +132,8 @@ class Trial(Base):
         Index("ix_trials_search_id_status_number", "search_id", "status", "number"),
         Index("ix_trials_search_id_seq", "search_id", "seq"),
         Index("ix_trials_lease_expires_at", "lease_expires_at"),
-        Index("ix_trials_claim_key", "claim_key"),
-        # A claim key takes one running trial per worker (migration 0008).
+        # A claim key takes one running trial per worker (migration 0008); a claim with a
+        # key looks its trial up here.
         Index("uq_trials_running_claim_key", "worker_id", "claim_key", unique=True,
               postgresql_where=_RUNNING_WITH_KEY, sqlite_where=_RUNNING_WITH_KEY),
     )

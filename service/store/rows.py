@@ -29,6 +29,7 @@ from sqlalchemy import (
     delete,
     exists,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -58,7 +59,7 @@ _KEY_TRIAL = (
     select(TRIALS.c.id)
     .where(TRIALS.c.claim_key == bindparam("claim_key"),
            TRIALS.c.worker_id == bindparam("worker_id"),
-           TRIALS.c.status == TrialStatus.RUNNING,
+           TRIALS.c.status == literal_column(f"'{TrialStatus.RUNNING}'"),
            TRIALS.c.lease_expires_at >= bindparam("now"))
     .limit(1)
     .scalar_subquery()
@@ -66,7 +67,9 @@ _KEY_TRIAL = (
 )
 """The trial the worker's claim of this key took, if it still runs under that claim's lease
 (NULL without a key): asked beside the claim's first statement, so a claim with a key costs
-no extra round trip."""
+no extra round trip. The status is a literal, not a parameter, so that both databases can
+prove the query within the predicate of the partial index it reads
+(uq_trials_running_claim_key), prepared statements included."""
 _SEARCH_TO_CLAIM = select(
     *SEARCH_COLUMNS,
     exists(select(TRIALS.c.id).where(lease_ran_out(SEARCHES.c.id)).limit(1)).label(

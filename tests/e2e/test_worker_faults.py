@@ -145,7 +145,7 @@ def test_worker_started_before_its_server_waits_then_works(sqlite_db, tmp_path):
     with workers(tmp_path) as fleet:
         early = fleet.start(url, "--worker-id", "early")
         wait_for("the worker to find no server",
-                 lambda: "server unreachable" in early.text(), timeout=30)
+                 lambda: "server unavailable, retrying" in early.text(), timeout=30)
         time.sleep(1)
         assert early.process.poll() is None
         server = start_server(sqlite_db, tmp_path, port=port)
@@ -158,7 +158,7 @@ def test_worker_started_before_its_server_waits_then_works(sqlite_db, tmp_path):
         finally:
             server.stop()
     assert {t["worker_id"] for t in trials} == {"early"}
-    assert "server reachable again" in early.text()
+    assert "server answering again" in early.text()
 
 
 def _with_status(client: CaviarClient, trial_id: int, status: str) -> dict | None:
