@@ -38,7 +38,8 @@ def test_head_matches_the_models(database_url):
             assert context.get_current_revision() == head
             indexes = {ix["name"] for ix in inspect(connection).get_indexes("trials")}
             assert {"ix_trials_search_id_status_number", "ix_trials_search_id_seq",
-                    "ix_trials_lease_expires_at"} <= indexes
+                    "ix_trials_lease_expires_at", "uq_trials_running_claim_key"} <= indexes
+            assert "ix_trials_claim_key" not in indexes
     finally:
         db.dispose()
 
