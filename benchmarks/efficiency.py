@@ -137,6 +137,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.bench_blas import blas_description
+
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
 WORKER_ID = "efficiency-bench"
@@ -312,6 +314,14 @@ def unavailable(contender: Contender) -> str | None:
     if (contender.early_stopping or {}).get("resume") and not _engine_resumes():
         return "the engine cannot resume from a checkpoint yet (worker.nn.checkpoint)"
     return None
+
+
+def _optuna_version() -> str:
+    try:
+        import optuna
+    except ImportError:
+        return "optuna not installed"
+    return f"optuna {optuna.__version__}"
 
 
 def _engine_resumes() -> bool:
@@ -1099,6 +1109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"search efficiency: tasks {', '.join(args.tasks)}; {args.seeds} seeds; "
           f"{os.cpu_count()} CPUs, load average {load}; {args.jobs} job(s)", flush=True)
+    print(f"{blas_description()}; {_optuna_version()}", flush=True)
     contenders = [] if args.parallel_only else list(args.contenders)
     for name in list(contenders):
         reason = unavailable(CONTENDERS[name])

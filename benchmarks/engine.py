@@ -21,7 +21,8 @@ import argparse
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from bench_blas import blas_description  # this folder
+from threadpoolctl import threadpool_limits
 
 from domain.training import TrainingConfig
 from worker.nn.train import train
@@ -137,9 +138,7 @@ def main() -> None:
         has_torch = False
 
     with threadpool_limits(limits=1):
-        blas = [f"{i['internal_api']} {i['version']} ({i.get('architecture')})"
-                for i in threadpool_info() if i["user_api"] == "blas"]
-        print(f"numpy {np.__version__}, BLAS {', '.join(blas)}, one thread"
+        print(f"{blas_description()}, one thread"
               + (f"; torch {torch.__version__}" if has_torch else "; torch not installed"))
         engine = {case: (0.0, 0.0) for case in CASES}
         reference = {case: (0.0, 0.0) for case in CASES}
