@@ -103,7 +103,10 @@ class Runner:
 
     def run(self) -> int:
         """Loop until shutdown, --max-trials or --idle-exit; return the exit code: 0, or 1
-        when the server refuses the worker's token (401 or 403)."""
+        when the server refuses the worker's token (401 or 403).
+
+        --idle-exit counts the time the server answered that it had no work: time it was
+        unavailable does not count, so a fleet outlives a restart of its server or database."""
         self.log.info("worker %s pulling from %s", self.options.worker_id, self.client.base_url)
         idle_since = time.monotonic()
         unavailable = 0
@@ -118,6 +121,7 @@ class Runner:
                     self.log.warning("server unavailable, retrying: %s", error)
                 unavailable += 1
                 self._idle(min(5.0, 0.5 * unavailable), started)
+                idle_since += time.monotonic() - started  # an outage is not "no work"
             except ApiError as error:
                 if error.status in (401, 403):
                     self.log.error("the server refused this worker's token, stopping: %s "

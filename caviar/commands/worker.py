@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-trials", type=int, default=None, metavar="K",
                         help="exit after K trials (per process)")
     parser.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS",
-                        help="exit after this long without work")
+                        help="exit after the server has had no work for this long "
+                             "(time the server is unavailable does not count)")
     parser.add_argument("--verbose", action="store_true", help="log every epoch")
     parser.set_defaults(run=run)
 

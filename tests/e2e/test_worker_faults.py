@@ -138,16 +138,18 @@ def test_server_restart_mid_search_loses_no_result(db_url, tmp_path):
 
 
 def test_worker_started_before_its_server_waits_then_works(sqlite_db, tmp_path):
+    """--idle-exit counts only the server's "no work": the worker outlives a long outage,
+    then works, then exits once the server has had no work for that long."""
     from tests.support.processes import free_port
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with workers(tmp_path) as fleet:
-        early = fleet.start(url, "--worker-id", "early")
+        early = fleet.start(url, "--worker-id", "early", "--idle-exit", "2")
         wait_for("the worker to find no server",
                  lambda: "server unavailable, retrying" in early.text(), timeout=30)
-        time.sleep(1)
-        assert early.process.poll() is None
+        time.sleep(4)
+        assert early.process.poll() is None, early.text()
         server = start_server(sqlite_db, tmp_path, port=port)
         try:
             with CaviarClient(url) as client:
@@ -155,10 +157,12 @@ def test_worker_started_before_its_server_waits_then_works(sqlite_db, tmp_path):
                 wait_for("the search to complete",
                          lambda: search_status(client, search["id"]) == "completed", timeout=60)
                 trials = all_trials(client, search["id"])
+                assert early.wait(30) == 0
         finally:
             server.stop()
     assert {t["worker_id"] for t in trials} == {"early"}
     assert "server answering again" in early.text()
+    assert "no work for 2 s; exiting" in early.text()
 
 
 def _with_status(client: CaviarClient, trial_id: int, status: str) -> dict | None:
