@@ -29,10 +29,11 @@ come with the `bench` extra; they are imported only when needed.
 
 Design, fixed before any result was seen (nothing here is tuned to these tasks):
 
-- Held-out tasks (`HELD_OUT`: breast-cancer, circles-tanh), run only when named with
-  `--tasks`, were written before any result on them was seen and are never used to
-  choose the defaults (chosen on the three tasks below alone): they check that the
-  default wins on tasks the benchmark does not contain.
+- Held-out tasks (`HELD_OUT`: breast-cancer, circles-tanh; moons-momentum and
+  spirals-adam-bn, added on 5 Dec 2026), run only when named with `--tasks`, were
+  written before any result on them was seen and are never used to choose the
+  defaults (chosen on the three tasks below alone): they check that the default wins
+  on tasks the benchmark does not contain.
 - Tasks (`TASKS`): digits-demo, the demo's space (examples/digits-adam-bn.yaml: Adam
   with batch norm, 5 parameters, 30 epochs); spirals-wide, 3 spiral arms of 1.5 turns
   (1,500 points, angle noise 0.2) with momentum SGD over a wide space (learning rate
@@ -72,7 +73,7 @@ Design, fixed before any result was seen (nothing here is tuned to these tasks):
   (stop; pause: take the engine's checkpoint and `lifecycle.pause`); complete (or
   fail, for a diverged run). A claim that promotes a paused trial comes with its
   checkpoint: the loop fetches it (`lifecycle.checkpoint`) and resumes the engine
-  from it. Contenders: random, random+median, sobol+median, tpe, tpe+asha,
+  from it. Contenders: random, random+median, sobol+median, tpe, tpe+median, tpe+asha,
   tpe+asha(resume), tpe+hyperband (η = 3 and first rung 1 epoch for both rung
   rules; every other setting is the spec's default) and default. The default keeps
   the server's default sampler and early stopping and sets only its sampler's seed.
@@ -242,6 +243,40 @@ HELD_OUT: dict[str, Task] = {task.name: task for task in (
         },
         "fixed": {"optimizer": "rmsprop", "activation": "tanh", "epochs": 27},
     }),
+    # Added on 5 Dec 2026, written before any result on them was seen, once circles-tanh
+    # had been looked into (and so could no longer judge a change of the defaults).
+    Task("moons-momentum", {
+        "dataset": {"name": "moons", "options": {"n_samples": 1500, "noise": 0.35,
+                                                 "seed": 3}},
+        "split": {"dev": 0.2, "test": 0.1, "seed": 3},
+        "objective": {"metric": "dev_accuracy", "goal": "maximize"},
+        "parameters": {
+            "learning_rate": _LR,
+            "beta1": {"type": "float", "low": 0.5, "high": 0.999, "scale": "reverse_log"},
+            "l2": {"type": "float", "low": 1e-4, "high": 3.0, "scale": "log"},
+            "hidden_units": {"type": "int", "low": 4, "high": 128, "scale": "log"},
+            "num_layers": {"type": "int", "low": 1, "high": 4},
+            "lr_decay": {"type": "choice", "values": ["none", "inverse_time", "exponential"]},
+            "batch_size": {"type": "choice", "values": [16, 64, 256]},
+        },
+        "fixed": {"optimizer": "momentum", "activation": "relu", "epochs": 27},
+    }),
+    Task("spirals-adam-bn", {
+        "dataset": {"name": "spirals", "options": {"n_samples": 2000, "noise": 0.3,
+                                                   "n_classes": 4, "turns": 1.25,
+                                                   "seed": 4}},
+        "split": {"dev": 0.2, "test": 0.1, "seed": 4},
+        "objective": {"metric": "dev_accuracy", "goal": "maximize"},
+        "parameters": {
+            "learning_rate": _LR,
+            "beta1": {"type": "float", "low": 0.8, "high": 0.999, "scale": "reverse_log"},
+            "hidden_units": {"type": "int", "low": 8, "high": 256, "scale": "log"},
+            "num_layers": {"type": "int", "low": 1, "high": 4},
+            "keep_prob": {"type": "float", "low": 0.6, "high": 1.0},
+            "batch_size": {"type": "choice", "values": [32, 128, 512]},
+        },
+        "fixed": {"optimizer": "adam", "batch_norm": True, "epochs": 27},
+    }),
 )}
 ALL_TASKS = {**TASKS, **HELD_OUT}
 
@@ -266,6 +301,7 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in (
     Contender("random+median", "caviar", "random", {"kind": "median"}),
     Contender("sobol+median", "caviar", "sobol", {"kind": "median"}),
     Contender("tpe", "caviar", "tpe", {"kind": "none"}),
+    Contender("tpe+median", "caviar", "tpe", {"kind": "median"}),
     Contender("tpe+asha", "caviar", "tpe", {**_ASHA, "resume": False}),
     Contender("tpe+asha(resume)", "caviar", "tpe", {**_ASHA, "resume": True}),
     Contender("tpe+hyperband", "caviar", "tpe", {"kind": "hyperband", "eta": 3,

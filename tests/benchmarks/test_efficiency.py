@@ -100,6 +100,14 @@ def test_the_default_keeps_the_servers_defaults_but_takes_the_seed() -> None:
     assert spec["early_stopping"] == plain["early_stopping"]
 
 
+def test_every_task_is_a_valid_search_for_every_caviar_contender() -> None:
+    caviar = [c for c in eff.CONTENDERS.values() if c.framework == "caviar"]
+    for task in eff.ALL_TASKS.values():
+        for contender in caviar:
+            spec = eff.caviar_spec(task, contender, 0, task.trials)
+            assert spec["fixed"]["epochs"] == task.epochs, (task.name, contender.name)
+
+
 def test_a_tiny_caviar_search_through_the_store_counts_every_epoch() -> None:
     run = eff.run_one("digits-demo", "random+median", 0, 2)
     assert run.error is None
