@@ -11,7 +11,8 @@ prints, per task:
 - each contender's final best (median and quartiles over seeds),
 - the epochs each contender needs to reach the target: the median final best of
   Optuna TPE + MedianPruner's first 40 trials (the task's trial budget), run in the
-  same invocation,
+  same invocation, as a multiple of the reference's with a 90% bootstrap interval
+  over seeds,
 
 and writes one PNG per task (best so far against cumulative epochs: median and
 quartiles over seeds). A summary then checks the issue's targets for the default
@@ -65,6 +66,11 @@ Design, fixed before any result was seen (nothing here is tuned to these tasks):
   itself) the lower middle one, of epochs the upper middle one; with an odd number
   (the default 5) both are the plain median. So at least half the reference's seeds
   reach the target, and its own median epochs to it are finite.
+- A ratio of medians comes with a 90% interval (`ratio_interval`: each side's seeds
+  resampled on their own, 4,000 times): how far the ratio moves with which seeds
+  happened to run. Per-seed epochs to the target spread widely (one search reaches
+  it with its first trial, another never), so with 15 seeds even the reference
+  against itself spans about 0.6-1.8x; a ratio is read against its interval.
 - Caviar contenders run through the server's own code in this process: a fresh
   SQLite file made by the server's migrations (`upgrade_to_head`), the search created
   by `service.store.searches.create_search`, and the lifecycle's store
@@ -148,6 +154,8 @@ CURVE_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 3 / 8, 1 / 2, 3 / 4, 1)  # of trials x 
 REFERENCE = "optuna-tpe+median"
 HYPERBAND_REFERENCE = "optuna-tpe+hyperband"
 DEFAULT = "default"
+INTERVAL = (0.05, 0.95)  # the bootstrap interval of a ratio of medians: 90%
+RESAMPLES = 4000
 
 
 # --- tasks ------------------------------------------------------------------------------------
@@ -863,12 +871,42 @@ def ratio_text(mine: float, reference: float) -> str:
     return "inf" if math.isinf(mine) else f"{mine / reference:.2f}x"
 
 
+def ratio_interval(mine: Sequence[float], reference: Sequence[float], seed: int = 0
+                   ) -> tuple[float, float]:
+    """A 90% bootstrap interval of `median_epochs(mine) / median_epochs(reference)`: how far
+    the ratio of medians moves with which seeds happened to be run. Each side's per-seed
+    epochs are resampled on their own (a Caviar seed and an Optuna seed of the same number
+    share nothing). A resample where the reference never reaches the target gives 0 if
+    `mine` does and inf if it does not either (no evidence for `mine`), as `ratio_text`
+    reads the plain ratio."""
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(mine, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if not len(a) or not len(b):
+        return math.nan, math.nan
+    tops = [np.sort(x[rng.integers(len(x), size=(RESAMPLES, len(x)))], axis=1)[:, len(x) // 2]
+            for x in (a, b)]  # the upper middle of each resample, as median_epochs takes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = np.where(np.isinf(tops[1]), np.where(np.isinf(tops[0]), np.inf, 0.0),
+                          tops[0] / tops[1])
+    low, high = np.quantile(ratios, INTERVAL, method="inverted_cdf")
+    return float(low), float(high)
+
+
+def interval_text(bounds: tuple[float, float]) -> str:
+    """`[low, high]` of a ratio interval, as ratio_text writes each end."""
+    if any(math.isnan(b) for b in bounds):
+        return "-"
+    return "[" + ", ".join("inf" if math.isinf(b) else f"{b:.2f}" for b in bounds) + "]"
+
+
 @dataclass
 class TaskReport:
     """The figures of one task, for the summary."""
 
     target: float | None = None
     epochs_to_target: dict[str, float] = field(default_factory=dict)
+    per_seed: dict[str, list[float]] = field(default_factory=dict)
+    """Each contender's epochs to the target, seed by seed."""
     final: dict[str, float] = field(default_factory=dict)
 
 
@@ -895,13 +933,15 @@ def report_task(task: Task, trials: int, runs: dict[str, list[Run]], plots: Path
     print("final best (median [quartiles]); epochs to the target (median; per seed); "
           "median over seeds of epochs, trials, pruned/paused/resumed/failed; seconds")
     header = (f"{'contender':<{width}}{'final best':>26}{'to target':>11}"
-              f"{'/ ' + REFERENCE:>24}{'/ ' + HYPERBAND_REFERENCE:>26}  per seed")
+              f"{'/ ' + REFERENCE:>24}{'90% interval':>15}{'/ ' + HYPERBAND_REFERENCE:>26}"
+              "  per seed")
     print(header)
     reference = hyper = math.nan
     if out.target is not None:
         for name, seed_runs in runs.items():
-            out.epochs_to_target[name] = median_epochs(
-                [epochs_to_target(r.completions, out.target) for r in seed_runs])
+            out.per_seed[name] = [epochs_to_target(r.completions, out.target)
+                                  for r in seed_runs]
+            out.epochs_to_target[name] = median_epochs(out.per_seed[name])
         reference = out.epochs_to_target.get(REFERENCE, math.nan)
         hyper = out.epochs_to_target.get(HYPERBAND_REFERENCE, math.nan)
     for name, seed_runs in runs.items():
@@ -910,15 +950,17 @@ def report_task(task: Task, trials: int, runs: dict[str, list[Run]], plots: Path
         q1, _, q3 = quartiles(finals)
         best = f"{fmt(out.final[name])} [{fmt(q1)}, {fmt(q3)}]"
         if out.target is not None:
-            per_seed = [epochs_to_target(r.completions, out.target) for r in seed_runs]
             mine = out.epochs_to_target[name]
             to = fmt_epochs(mine)
             versus, versus_h = ratio_text(mine, reference), ratio_text(mine, hyper)
-            seeds_text = " ".join(fmt_epochs(e) for e in per_seed)
+            spread = interval_text(ratio_interval(out.per_seed[name],
+                                                 out.per_seed.get(REFERENCE, [])))
+            seeds_text = " ".join(fmt_epochs(e) for e in out.per_seed[name])
         else:
-            to = versus = versus_h = "-"
+            to = versus = spread = versus_h = "-"
             seeds_text = ""
-        print(f"{name:<{width}}{best:>26}{to:>11}{versus:>24}{versus_h:>26}  {seeds_text}")
+        print(f"{name:<{width}}{best:>26}{to:>11}{versus:>24}{spread:>15}{versus_h:>26}  "
+              f"{seeds_text}")
     for name, seed_runs in runs.items():
         def med(attribute: str, rs: list[Run] = seed_runs) -> float:
             return float(np.median([getattr(r, attribute) for r in rs]))
@@ -1002,6 +1044,7 @@ def report_parallel(task: Task, results: dict[int, list[ParallelRun]],
     if main_target is not None:
         targets.append((f"main target: {REFERENCE}'s", main_target))
     medians: dict[tuple[int, str], float] = {}
+    seeds: dict[tuple[int, str], list[float]] = {}
     for workers in counts:
         runs = results[workers]
         finals = [p.run.final_best for p in runs]
@@ -1012,6 +1055,7 @@ def report_parallel(task: Task, results: dict[int, list[ParallelRun]],
               f"{sum(p.run.seconds for p in runs):.0f} s")
         for label, target in targets:
             per_seed = [epochs_to_target(p.run.completions, target) for p in runs]
+            seeds[(workers, label)] = per_seed
             medians[(workers, label)] = median_epochs(per_seed)
             print(f"   epochs to {fmt(target)} ({label}): median "
                   f"{fmt_epochs(medians[(workers, label)])}; per seed "
@@ -1019,7 +1063,8 @@ def report_parallel(task: Task, results: dict[int, list[ParallelRun]],
     rows = []
     for label, target in targets:
         mine, base = medians[(many, label)], medians[(one, label)]
-        loss = ratio_text(mine, base)
+        spread = interval_text(ratio_interval(seeds[(many, label)], seeds[(one, label)]))
+        loss = f"{ratio_text(mine, base)} (90% {spread})"
         ok = math.isfinite(mine) and (math.isinf(base) or mine <= 1.2 * base)
         rows.append((f"{task.name}: epochs to {fmt(target)} ({label}), {many} workers / {one}",
                      loss, "<= 1.20x", ok))
@@ -1038,9 +1083,11 @@ def summary_rows(task: Task, report: TaskReport) -> list[tuple[str, str, str, bo
     reference = report.epochs_to_target.get(REFERENCE)
     if reference is not None:
         ok = math.isfinite(mine) and mine <= 0.5 * reference
+        spread = interval_text(ratio_interval(report.per_seed[DEFAULT],
+                                              report.per_seed[REFERENCE]))
         rows.append((f"{task.name}: {DEFAULT} epochs to target / {REFERENCE}'s",
                      f"{ratio_text(mine, reference)} ({fmt_epochs(mine)} / "
-                     f"{fmt_epochs(reference)})", "<= 0.50x", ok))
+                     f"{fmt_epochs(reference)}; 90% {spread})", "<= 0.50x", ok))
     final = report.final[DEFAULT]
     rows.append((f"{task.name}: {DEFAULT} final best (median)", fmt(final),
                  f">= {fmt(report.target)}", final >= report.target))

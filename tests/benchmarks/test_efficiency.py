@@ -60,6 +60,20 @@ def test_ratio_and_number_texts() -> None:
     assert eff.fmt(-INF) == "none"
 
 
+def test_the_ratio_interval_is_exact_without_spread_and_widens_with_it() -> None:
+    assert eff.ratio_interval([100] * 5, [300] * 7) == (1 / 3, 1 / 3)
+    assert eff.ratio_interval([100, INF], [INF] * 3) == (0.0, INF)  # never/never: no evidence
+    assert eff.ratio_interval([INF] * 3, [200] * 3) == (INF, INF)
+    assert all(math.isnan(b) for b in eff.ratio_interval([], [100]))
+    mine, reference = [60, 90, 120, 500, INF], [100, 150, 200, 250, 900]
+    low, high = eff.ratio_interval(mine, reference, seed=3)
+    plain = eff.median_epochs(mine) / eff.median_epochs(reference)
+    assert low < plain < high  # the ratio of medians inside its own interval
+    assert (low, high) == eff.ratio_interval(mine, reference, seed=3)  # the seed fixes it
+    assert eff.interval_text((0.5, INF)) == "[0.50, inf]"
+    assert eff.interval_text((math.nan, 1.0)) == "-"
+
+
 def _trial(number: int, params: dict, created: int, end: int | None,
            running: list[tuple[int, int | None]] | None = None) -> eff.StoredTrial:
     t0 = datetime(2026, 1, 1)
