@@ -877,17 +877,18 @@ def ratio_interval(mine: Sequence[float], reference: Sequence[float], seed: int 
     the ratio of medians moves with which seeds happened to be run. Each side's per-seed
     epochs are resampled on their own (a Caviar seed and an Optuna seed of the same number
     share nothing). A resample where the reference never reaches the target gives 0 if
-    `mine` does and inf if it does not either (no evidence for `mine`), as `ratio_text`
-    reads the plain ratio."""
-    rng = np.random.default_rng(seed)
-    a, b = np.asarray(mine, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    if not len(a) or not len(b):
+    `mine` does, as `ratio_text` reads it, and inf if `mine` never does either (where
+    `ratio_text` prints "-"): no evidence for `mine`."""
+    if not mine or not reference:
         return math.nan, math.nan
-    tops = [np.sort(x[rng.integers(len(x), size=(RESAMPLES, len(x)))], axis=1)[:, len(x) // 2]
-            for x in (a, b)]  # the upper middle of each resample, as median_epochs takes
+    rng = np.random.default_rng(seed)
+    medians = []
+    for epochs in (np.asarray(mine, dtype=np.float64), np.asarray(reference, dtype=np.float64)):
+        resamples = epochs[rng.integers(len(epochs), size=(RESAMPLES, len(epochs)))]
+        medians.append(np.array([median_epochs(list(row)) for row in resamples]))
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratios = np.where(np.isinf(tops[1]), np.where(np.isinf(tops[0]), np.inf, 0.0),
-                          tops[0] / tops[1])
+        ratios = np.where(np.isinf(medians[1]), np.where(np.isinf(medians[0]), np.inf, 0.0),
+                          medians[0] / medians[1])
     low, high = np.quantile(ratios, INTERVAL, method="inverted_cdf")
     return float(low), float(high)
 
