@@ -99,13 +99,16 @@ Design, fixed before any result was seen (nothing here is tuned to these tasks):
   resume without the engine's checkpoints) are skipped with the reason.
 - The parallel run (`--parallel`, on the first task): a real `caviar serve` on a free
   port with a fresh SQLite file, the default spec, and `caviar worker --processes N`
-  (N = 8, then 1) until the search completes; seeds as above. The epochs are the
-  server's stored epoch rows, in the order they were stored; a completed trial's value
+  (N = 8, then 1), with the main run's budget of epochs: the script watches the
+  server's stored epoch rows and cancels the search (`POST .../cancel`) once they
+  reach the budget; seeds as above. The epochs are those rows, in the order they were
+  stored, up to the budget (rows stored after it, before the cancel reached every
+  worker, are left out with the completions they led to); a completed trial's value
   counts from its last epoch's row on (its worker sends the completion in the
   background while it starts the next trial, whose first epochs may be stored
-  first). Its efficiency loss is the median epochs to a target with 8 workers over
-  the median with 1, the target being the 1-worker runs' median final best (and
-  also, when this invocation ran the main benchmark on the task, the main target).
+  first). Its efficiency loss is the median epochs to the main run's target with 8
+  workers over the median with 1 (the reference runs on the task, for that target,
+  when the contenders do not include it: `--parallel-only`).
   Duplicate proposals: trials whose unit coordinates (`Space.to_unit_many` of their
   params) are within 0.01 in every coordinate of a trial that was running when they
   were proposed (created). A trial runs from its creation to its end; one that
@@ -713,10 +716,12 @@ def started(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 def parallel_search(task: Task, seed: int, trials: int, workers: int, folder: Path
                     ) -> ParallelRun:
-    """The default spec through `caviar serve` and `caviar worker --processes N`."""
+    """The default spec through `caviar serve` and `caviar worker --processes N`, with the
+    main run's budget of epochs: the search is cancelled once its stored epochs reach it."""
     import httpx
 
-    spec = caviar_spec(task, CONTENDERS[DEFAULT], seed, trials)
+    budget = trials * task.epochs
+    spec = caviar_spec(task, CONTENDERS[DEFAULT], seed, budget)  # trials enough for the epochs
     spec["name"] = f"{task.name} parallel {workers} seed {seed}"
     db_file = folder / f"parallel-{workers}-{seed}.db"
     port = free_port()
@@ -737,16 +742,31 @@ def parallel_search(task: Task, seed: int, trials: int, workers: int, folder: Pa
             with started(command, log) as pool:
                 deadline = time.monotonic() + 3600
                 while client.get(f"{API}/searches/{search_id}").json()["status"] == "running":
+                    if stored_epochs(db_file, search_id) >= budget:
+                        answer = client.post(f"{API}/searches/{search_id}/cancel")
+                        if answer.status_code != 200:
+                            raise RuntimeError(f"cancelling the search: {answer.status_code} "
+                                               f"{answer.text}")
+                        break
                     if pool.poll() is not None:
                         raise RuntimeError(f"the workers exited with {pool.returncode} before "
                                            f"the search completed:\n{log.read_text()[-3000:]}")
                     if time.monotonic() > deadline:
                         raise RuntimeError("the parallel search took over an hour")
-                    time.sleep(0.5)
-    run, duplicates, proposals = read_parallel(db_file, search_id, spec)
-    run.task, run.seed = task.name, seed
+                    time.sleep(0.2)
+    run, duplicates, proposals = read_parallel(db_file, search_id, spec, budget)
+    run.task, run.seed, run.trial_budget = task.name, seed, trials
     run.seconds = time.perf_counter() - began
     return ParallelRun(workers, run, duplicates, proposals)
+
+
+def stored_epochs(db_file: Path, search_id: int) -> int:
+    """How many epoch rows the server has stored for the search so far."""
+    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=30) as connection:
+        (count,) = connection.execute(
+            "SELECT count(*) FROM intermediate i JOIN trials t ON t.id = i.trial_id "
+            "WHERE t.search_id = ?", (search_id,)).fetchone()
+    return int(count)
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -779,9 +799,11 @@ class StoredTrial:
     running: list[tuple[datetime, datetime | None]]
 
 
-def read_parallel(db_file: Path, search_id: int, spec: dict[str, Any]
+def read_parallel(db_file: Path, search_id: int, spec: dict[str, Any], budget: int
                   ) -> tuple[Run, int, int]:
-    """The run's record, its duplicate proposals and its proposals, from the server's file."""
+    """The run's record, its duplicate proposals and its proposals, from the server's file.
+    Epochs stored past the budget (the workers' last reports before the cancel reached them)
+    are left out, and so are the completions they led to: the budget cut those trials short."""
     with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True) as connection:
         rows = connection.execute(
             "SELECT id, number, params, status, value, created_at, started_at, finished_at "
@@ -810,13 +832,13 @@ def read_parallel(db_file: Path, search_id: int, spec: dict[str, Any]
                 running.append((_time(started_at), end))
         trials.append(StoredTrial(number, json.loads(params), status, value, created_at, end,
                                   running))
-    run = Run("", DEFAULT, 0, epochs=stored, trials=len(trials))
+    run = Run("", DEFAULT, 0, trials=len(trials))
     run.completions = sorted((last_epoch[row[0]], float(row[4])) for row in rows
-                             if row[3] == "completed")
+                             if row[3] == "completed" and last_epoch[row[0]] <= budget)
     run.completed = len(run.completions)
     run.pruned = sum(t.status == "pruned" for t in trials)
     run.failed = sum(t.status == "failed" for t in trials)
-    run.epochs += run.failed  # each failed (diverged) run trained one more epoch
+    run.epochs = min(stored + run.failed, budget)  # a diverged run trained one unstored epoch
     run.paused = sum(len(pauses.get(i, [])) for i, *_ in rows)
     duplicates = count_duplicates(trials, spec)
     return run, duplicates, len(trials)
@@ -911,6 +933,11 @@ class TaskReport:
     final: dict[str, float] = field(default_factory=dict)
 
 
+def target_of(reference_runs: Sequence[Run]) -> float:
+    """The issue's target: the median over seeds of the reference's best of its first trials."""
+    return median_value([r.first_trials_best for r in reference_runs])
+
+
 def report_task(task: Task, trials: int, runs: dict[str, list[Run]], plots: Path | None
                 ) -> TaskReport:
     """Print one task's tables; write its PNG."""
@@ -918,7 +945,7 @@ def report_task(task: Task, trials: int, runs: dict[str, list[Run]], plots: Path
     seeds = max((len(r) for r in runs.values()), default=0)
     out = TaskReport()
     if REFERENCE in runs:
-        out.target = median_value([r.first_trials_best for r in runs[REFERENCE]])
+        out.target = target_of(runs[REFERENCE])
     target_text = (f"target {fmt(out.target)} (median best of {REFERENCE}'s first {trials} "
                    "trials)" if out.target is not None else f"no target ({REFERENCE} not run)")
     print(f"\n== {task.name}: {budget} epochs (what {trials} trials of {task.epochs} epochs "
@@ -1033,46 +1060,35 @@ def plot_task(task: Task, trials: int, runs: dict[str, list[Run]], target: float
     print(f"  plot: {path}")
 
 
-def report_parallel(task: Task, results: dict[int, list[ParallelRun]],
-                    main_target: float | None) -> list[tuple[str, str, str, bool]]:
-    """Print the parallel run's figures; the summary's rows."""
+def report_parallel(task: Task, results: dict[int, list[ParallelRun]], target: float
+                    ) -> list[tuple[str, str, str, bool]]:
+    """Print the parallel run's figures against the main run's target; the summary's rows."""
     counts = sorted(results)
     one, many = counts[0], counts[-1]
-    own_target = median_value([p.run.final_best for p in results[one]])
     print(f"\n== parallel: {DEFAULT} on {task.name} through caviar serve, "
-          f"{' and '.join(str(c) for c in counts)} worker processes, {len(results[one])} seeds ==")
-    targets = [("1-worker median final best", own_target)]
-    if main_target is not None:
-        targets.append((f"main target: {REFERENCE}'s", main_target))
-    medians: dict[tuple[int, str], float] = {}
-    seeds: dict[tuple[int, str], list[float]] = {}
+          f"{' and '.join(str(c) for c in counts)} worker processes, {len(results[one])} seeds; "
+          f"target {fmt(target)} ({REFERENCE}'s) ==")
+    per_seed: dict[int, list[float]] = {}
     for workers in counts:
         runs = results[workers]
         finals = [p.run.final_best for p in runs]
+        per_seed[workers] = [epochs_to_target(p.run.completions, target) for p in runs]
         print(f" {workers} workers: final best {fmt(median_value(finals))} "
-              f"(seeds: {' '.join(fmt(v) for v in finals)}); epochs "
-              f"{' '.join(str(p.run.epochs) for p in runs)}; duplicate proposals "
+              f"(seeds: {' '.join(fmt(v) for v in finals)}); trials "
+              f"{' '.join(str(p.run.trials) for p in runs)}; duplicate proposals "
               f"{sum(p.duplicates for p in runs)} of {sum(p.proposals for p in runs)}; "
               f"{sum(p.run.seconds for p in runs):.0f} s")
-        for label, target in targets:
-            per_seed = [epochs_to_target(p.run.completions, target) for p in runs]
-            seeds[(workers, label)] = per_seed
-            medians[(workers, label)] = median_epochs(per_seed)
-            print(f"   epochs to {fmt(target)} ({label}): median "
-                  f"{fmt_epochs(medians[(workers, label)])}; per seed "
-                  f"{' '.join(fmt_epochs(e) for e in per_seed)}")
-    rows = []
-    for label, target in targets:
-        mine, base = medians[(many, label)], medians[(one, label)]
-        spread = interval_text(ratio_interval(seeds[(many, label)], seeds[(one, label)]))
-        loss = f"{ratio_text(mine, base)} (90% {spread})"
-        ok = math.isfinite(mine) and (math.isinf(base) or mine <= 1.2 * base)
-        rows.append((f"{task.name}: epochs to {fmt(target)} ({label}), {many} workers / {one}",
-                     loss, "<= 1.20x", ok))
+        print(f"   epochs to the target: median {fmt_epochs(median_epochs(per_seed[workers]))}; "
+              f"per seed {' '.join(fmt_epochs(e) for e in per_seed[workers])}")
+    mine, base = median_epochs(per_seed[many]), median_epochs(per_seed[one])
+    spread = interval_text(ratio_interval(per_seed[many], per_seed[one]))
+    ok = math.isfinite(mine) and (math.isinf(base) or mine <= 1.2 * base)
     duplicates = sum(p.duplicates for p in results[many])
-    rows.append((f"{task.name}: proposals within {NEAR:g} of a running trial, {many} workers",
-                 str(duplicates), "0", duplicates == 0))
-    return rows
+    return [(f"{task.name}: epochs to {fmt(target)}, {many} workers / {one}",
+             f"{ratio_text(mine, base)} ({fmt_epochs(mine)} / {fmt_epochs(base)}; 90% {spread})",
+             "<= 1.20x", ok),
+            (f"{task.name}: proposals within {NEAR:g} of a running trial, {many} workers",
+             str(duplicates), "0", duplicates == 0)]
 
 
 def summary_rows(task: Task, report: TaskReport) -> list[tuple[str, str, str, bool]]:
@@ -1202,38 +1218,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             contenders.remove(name)
     jobs = [(task, name, seed, args.trials or ALL_TASKS[task].trials)
             for task in args.tasks for name in contenders for seed in range(args.seeds)]
+    parallel_task = ALL_TASKS[args.tasks[0]]
+    parallel_trials = args.trials or parallel_task.trials
+    parallel_seeds = 1 if args.quick else args.seeds
+    if args.parallel and REFERENCE not in contenders:  # the parallel run's target
+        jobs += [(parallel_task.name, REFERENCE, seed, parallel_trials)
+                 for seed in range(parallel_seeds)]
     runs = run_all(jobs, args.jobs)
     rows: list[tuple[str, str, str, bool]] = []
     crashed = sorted({(r.task, r.contender) for r in runs if r.error is not None})
     for task_name, name in crashed:
         rows.append((f"{task_name}: {name}", "crashed (traceback above)", "runs", False))
-    reports: dict[str, TaskReport] = {}
     for task_name in args.tasks if contenders else []:
         task = ALL_TASKS[task_name]
         by_contender = {name: sorted((r for r in runs if r.task == task_name
                                       and r.contender == name), key=lambda r: r.seed)
                         for name in contenders if (task_name, name) not in crashed}
-        reports[task_name] = report_task(task, args.trials or task.trials, by_contender,
-                                         args.plots)
-        rows += summary_rows(task, reports[task_name])
+        rows += summary_rows(task, report_task(task, args.trials or task.trials, by_contender,
+                                               args.plots))
     parallel: dict[int, list[ParallelRun]] = {}
-    if args.parallel:
-        task = ALL_TASKS[args.tasks[0]]
-        trials = args.trials or task.trials
-        seeds = 1 if args.quick else args.seeds
-        print(f"\nparallel run: {task.name}, {DEFAULT}, {trials} trials, {seeds} seeds",
-              flush=True)
+    if args.parallel and (parallel_task.name, REFERENCE) not in crashed:
+        print(f"\nparallel run: {parallel_task.name}, {DEFAULT}, the epochs of "
+              f"{parallel_trials} trials, {parallel_seeds} seeds", flush=True)
         with tempfile.TemporaryDirectory(prefix="caviar-efficiency-parallel-") as folder:
-            for seed in range(seeds):
+            for seed in range(parallel_seeds):
                 for workers in (args.parallel_workers, 1):
-                    result = parallel_search(task, seed, trials, workers, Path(folder))
+                    result = parallel_search(parallel_task, seed, parallel_trials, workers,
+                                             Path(folder))
                     parallel.setdefault(workers, []).append(result)
                     print(f"  {workers} workers, seed {seed}: best "
                           f"{fmt(result.run.final_best)} after {result.run.epochs} epochs, "
-                          f"{result.duplicates} duplicate proposals, {result.run.seconds:.1f} s",
-                          flush=True)
-        main_report = reports.get(task.name)
-        rows += report_parallel(task, parallel, main_report.target if main_report else None)
+                          f"{result.run.trials} trials, {result.duplicates} duplicate "
+                          f"proposals, {result.run.seconds:.1f} s", flush=True)
+        target = target_of([r for r in runs if r.task == parallel_task.name
+                            and r.contender == REFERENCE])
+        rows += report_parallel(parallel_task, parallel, target)
     if args.save is not None:
         args.save.write_text(json.dumps({
             "runs": [asdict(r) for r in runs],

@@ -1,10 +1,13 @@
 """benchmarks/efficiency.py's own arithmetic: best-so-far curves, epochs to a target, medians
-over seeds with infinities, duplicate proposals; and one tiny search through the store."""
+over seeds with infinities, duplicate proposals; tiny searches through the store and through a
+real server."""
 
 from __future__ import annotations
 
 import math
+import sqlite3
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -143,3 +146,16 @@ def test_an_optuna_hyperband_search_repeats_exactly() -> None:
     first, again = (eff.run_one("digits-demo", "optuna-tpe+hyperband", 1, 4) for _ in range(2))
     assert first.error is None and again.error is None
     assert (first.completions, first.epochs) == (again.completions, again.epochs)
+
+
+def test_a_parallel_search_through_a_server_is_cancelled_at_its_budget_of_epochs(
+        tmp_path: Path) -> None:
+    result = eff.parallel_search(eff.TASKS["digits-demo"], 0, 2, 2, tmp_path)
+    run = result.run
+    assert run.epochs == 2 * 30  # the budget; epochs stored after it are left out
+    assert run.trials > 2  # rung rules spend the epochs of 2 full trials on more trials
+    assert run.completions and all(epochs <= run.epochs for epochs, _ in run.completions)
+    assert (result.duplicates, result.proposals) == (0, run.trials)
+    with sqlite3.connect(tmp_path / "parallel-2-0.db") as connection:
+        (status,), = connection.execute("SELECT status FROM searches").fetchall()
+    assert status == "cancelled"
