@@ -18,7 +18,8 @@ and writes one PNG per task (best so far against cumulative epochs: median and
 quartiles over seeds). A summary then checks the issue's targets for the default
 (the spec with no sampler and no early_stopping key: whatever the server's defaults
 are when this runs). `--parallel` adds the parallel run: the default through a real
-`caviar serve` with 8 `caviar worker` processes against 1.
+`caviar serve` with 8 `caviar worker` processes against 1, on the same budget of
+epochs and judged against the same target.
 
     .venv/bin/python -m benchmarks.efficiency [--tasks A,B] [--seeds 5] [--trials N]
         [--contenders X,Y] [--jobs 2] [--quick] [--parallel | --parallel-only]
