@@ -130,7 +130,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -149,6 +148,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.bench_blas import blas_description
+from benchmarks.bench_process import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
@@ -691,13 +691,6 @@ class ParallelRun:
     proposals: int
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def started(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A child process for the block; SIGTERM (then SIGKILL) to it alone afterwards."""
@@ -731,7 +724,7 @@ def parallel_search(task: Task, seed: int, trials: int, workers: int, folder: Pa
     serve = [sys.executable, "-m", "caviar", "serve", "--host", "127.0.0.1", "--port",
              str(port), "--database-url", f"sqlite:///{db_file}", "--log-level", "warning"]
     with started(serve, folder / f"server-{port}.log") as server:
-        _wait_healthy(url, server, folder / f"server-{port}.log")
+        wait_healthy(url, server, folder / f"server-{port}.log")
         with httpx.Client(base_url=url, timeout=30) as client:
             answer = client.post(f"{API}/searches", json=spec)
             if answer.status_code != 201:
@@ -768,23 +761,6 @@ def stored_epochs(db_file: Path, search_id: int) -> int:
             "SELECT count(*) FROM intermediate i JOIN trials t ON t.id = i.trial_id "
             "WHERE t.search_id = ?", (search_id,)).fetchone()
     return int(count)
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"caviar serve exited with {process.returncode}:\n"
-                               f"{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"caviar serve not healthy after 60 s:\n{log.read_text()}")
 
 
 @dataclass(frozen=True)
