@@ -754,12 +754,15 @@ def parallel_search(task: Task, seed: int, trials: int, workers: int, folder: Pa
     return ParallelRun(workers, run, duplicates, proposals)
 
 
+_EPOCH_ROWS = "FROM intermediate i JOIN trials t ON t.id = i.trial_id WHERE t.search_id = ?"
+"""A search's stored epoch rows: what the budget counts and what read_parallel orders."""
+
+
 def stored_epochs(db_file: Path, search_id: int) -> int:
     """How many epoch rows the server has stored for the search so far."""
     with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=30) as connection:
         (count,) = connection.execute(
-            "SELECT count(*) FROM intermediate i JOIN trials t ON t.id = i.trial_id "
-            "WHERE t.search_id = ?", (search_id,)).fetchone()
+            f"SELECT count(*) {_EPOCH_ROWS}", (search_id,)).fetchone()
     return int(count)
 
 
@@ -789,8 +792,7 @@ def read_parallel(db_file: Path, search_id: int, spec: dict[str, Any], budget: i
         last_epoch: dict[int, int] = {}
         stored = 0
         for (trial_id,) in connection.execute(
-                "SELECT i.trial_id FROM intermediate i JOIN trials t ON t.id = i.trial_id "
-                "WHERE t.search_id = ? ORDER BY i.created_at, i.id", (search_id,)):
+                f"SELECT i.trial_id {_EPOCH_ROWS} ORDER BY i.created_at, i.id", (search_id,)):
             stored += 1
             last_epoch[trial_id] = stored
         pauses: dict[int, list[tuple[datetime, str]]] = {}
@@ -907,6 +909,8 @@ class TaskReport:
     epochs_to_target: dict[str, float] = field(default_factory=dict)
     per_seed: dict[str, list[float]] = field(default_factory=dict)
     """Each contender's epochs to the target, seed by seed."""
+    interval: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Each contender's 90% interval of its ratio to the reference (`ratio_interval`)."""
     final: dict[str, float] = field(default_factory=dict)
 
 
@@ -958,8 +962,9 @@ def report_task(task: Task, trials: int, runs: dict[str, list[Run]], plots: Path
             mine = out.epochs_to_target[name]
             to = fmt_epochs(mine)
             versus, versus_h = ratio_text(mine, reference), ratio_text(mine, hyper)
-            spread = interval_text(ratio_interval(out.per_seed[name],
-                                                 out.per_seed.get(REFERENCE, [])))
+            out.interval[name] = ratio_interval(out.per_seed[name],
+                                                out.per_seed.get(REFERENCE, []))
+            spread = interval_text(out.interval[name])
             seeds_text = " ".join(fmt_epochs(e) for e in out.per_seed[name])
         else:
             to = versus = spread = versus_h = "-"
@@ -1077,8 +1082,7 @@ def summary_rows(task: Task, report: TaskReport) -> list[tuple[str, str, str, bo
     reference = report.epochs_to_target.get(REFERENCE)
     if reference is not None:
         ok = math.isfinite(mine) and mine <= 0.5 * reference
-        spread = interval_text(ratio_interval(report.per_seed[DEFAULT],
-                                              report.per_seed[REFERENCE]))
+        spread = interval_text(report.interval[DEFAULT])
         rows.append((f"{task.name}: {DEFAULT} epochs to target / {REFERENCE}'s",
                      f"{ratio_text(mine, reference)} ({fmt_epochs(mine)} / "
                      f"{fmt_epochs(reference)}; 90% {spread})", "<= 0.50x", ok))
