@@ -276,8 +276,8 @@ def test_curves_and_the_best_trials_are_drawn_while_every_trial_is_still_loading
     page.route(re.compile(r"/trials\?since=0&"), lambda route: held.append(route))
     page.goto(f"{server.url}/#/searches/{search['id']}")
 
-    page.wait_for_function(
-        "() => (document.querySelector('#chart-curves-accuracy').data || []).length === 5")
+    page.wait_for_function(  # the page's view may not be rendered yet right after goto
+        "() => (document.querySelector('#chart-curves-accuracy')?.data || []).length === 5")
     names = [t["name"] for t in chart(page, "#chart-curves-accuracy")["traces"]]
     assert f"#{running.assignment['number']} running" in names
     page.wait_for_function("() => document.querySelector('#scatters').data")
