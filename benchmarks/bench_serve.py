@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 from bench_cpu import process_tree_cpu  # this folder
-from bench_process import free_port, wait_healthy  # this folder
+
+from caviar.readiness import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get(

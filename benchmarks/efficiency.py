@@ -148,7 +148,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.bench_blas import blas_description
-from benchmarks.bench_process import free_port, wait_healthy
+from caviar.readiness import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"

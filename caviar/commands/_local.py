@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
 from caviar.errors import UsageError
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+from caviar.readiness import ServerNotReady, free_port, wait_healthy
 
 
 class LocalFleet:
@@ -48,18 +31,10 @@ class LocalFleet:
             stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             process_group=0,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise UsageError(f"the server exited with code {self.server.returncode}:\n"
-                                 f"{_tail(log)}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise UsageError(f"the server did not answer within {timeout:.0f} s:\n{_tail(log)}")
+        try:
+            wait_healthy(self.url, self.server, log, timeout)
+        except ServerNotReady as error:
+            raise UsageError(str(error)) from None
 
     def start_workers(self, processes: int) -> None:
         """`caviar worker --processes N` against the server, logging to workers.log."""

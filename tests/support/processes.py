@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from caviar import readiness
+from caviar.readiness import free_port
 
 WILDCARD_HOSTS = ("0.0.0.0", "::")
 """Listening on these means every address of the machine; the tests ask on loopback."""
@@ -23,13 +23,6 @@ WILDCARD_HOSTS = ("0.0.0.0", "::")
 def child_pids(pid: int) -> list[int]:
     """The direct children of process `pid` (Linux)."""
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -53,18 +46,9 @@ class Server:
 
 
 def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    """Poll /healthz until it answers 200; fail with the server's log if it never does."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1, verify=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server at {url} not healthy after {timeout}s:\n{log.read_text()}")
+    """caviar.readiness.wait_healthy for a test server: a self-signed certificate passes,
+    and a failure shows the server's whole log."""
+    readiness.wait_healthy(url, process, log, timeout, verify=False, log_lines=10_000)
 
 
 def launch_server(database_url: str, folder: Path, port: int | None = None,
