@@ -7,18 +7,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
-from domain.lifecycle.states import TrialStatus
 from service.api.access import caller_may
 from service.api.deps import database, metrics
 from service.api.errors import documented
 from service.auth.roles import Permission
-from service.db.models import Search
 from service.db.outage import unavailable_reason
 from service.db.session import Database
 from service.metrics import Metrics
-from service.store.fleet import read_demand
+from service.store.fleet import read_gauges
 
 router = APIRouter(tags=["system"])
 
@@ -52,9 +50,5 @@ def healthz(db: Annotated[Database, Depends(database)]) -> JSONResponse:
 def prometheus(db: Annotated[Database, Depends(database)],
                counters: Annotated[Metrics, Depends(metrics)]) -> PlainTextResponse:
     """Prometheus text: trials by state, the fleet's demand, claims, request latency."""
-    columns = [func.coalesce(func.sum(getattr(Search, f"count_{s}")), 0) for s in TrialStatus]
-    with db.read() as session:
-        sums = session.execute(select(*columns)).one()
-    body = counters.render(dict(zip(TrialStatus, (int(n) for n in sums), strict=True)),
-                           read_demand(db))
+    body = counters.render(*read_gauges(db))
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
