@@ -1,5 +1,6 @@
 """The fleet's demand, read from the running searches' counters: one query through the
-index on the searches' status, no trial read (domain.fleet has the rule)."""
+index on the searches' status, no trial read (domain.fleet has the rule); and, for
+/metrics, the trials by state over all searches, from the same counters."""
 
 from __future__ import annotations
 
