@@ -23,6 +23,7 @@ from caviar.commands._demo_spec import DEMO_SPEC_YAML
 from caviar.commands._leaderboard import format_value, goal_of, leaderboard, params_text
 from caviar.commands._local import LocalFleet
 from caviar.commands._server import reports_server_errors
+from caviar.commands._signals import interrupt_on_ctrl_c
 from caviar.commands._spec import check_spec, read_spec
 from caviar.commands._watch import watch
 from caviar.errors import UsageError
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     check_spec(spec)
     if args.quick:
         spec = quick_spec(spec)
-    _interrupt_on_signals()
+    interrupt_on_ctrl_c(signal.SIGTERM)  # SIGTERM too: both stop the demo cleanly
     folder = Path(tempfile.mkdtemp(prefix="caviar-demo-"))
     fleet = LocalFleet(folder)
     started = time.monotonic()
@@ -110,16 +111,6 @@ def _print_best(client: CaviarClient, search: dict[str, Any]) -> None:
     print(f"  retrained here with the same seed: dev accuracy "
           f"{retrained.dev_accuracy:.4f}, test accuracy {retrained.test_accuracy:.4f} "
           "(the test split, used once, for this trial only)")
-
-
-def _interrupt_on_signals() -> None:
-    """Ctrl-C and SIGTERM both stop the demo and its processes, cleanly.
-
-    Set explicitly: a shell that starts a command in the background without job
-    control starts it with SIGINT ignored, and Python then keeps it ignored.
-    """
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.default_int_handler)
 
 
 def _wait_for_ctrl_c() -> None:

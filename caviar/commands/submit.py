@@ -14,6 +14,7 @@ from pathlib import Path
 
 from caviar.commands._leaderboard import leaderboard
 from caviar.commands._server import add_server_option, connect, reports_server_errors
+from caviar.commands._signals import interrupt_on_ctrl_c
 from caviar.commands._spec import check_spec, read_spec
 from caviar.commands._watch import watch
 
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         print(search["id"], flush=True)
         if not args.watch:
             return 0
+        interrupt_on_ctrl_c()
         try:
             watcher = watch(client, search["id"])
         except KeyboardInterrupt:

@@ -206,17 +206,22 @@ def test_every_example_spec_is_accepted_by_the_server(server):
             client.cancel_search(created["id"])
 
 
-def test_ctrl_c_while_watching_leaves_the_search_running(server, tmp_path):
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+def test_ctrl_c_while_watching_leaves_the_search_running(server, tmp_path, inherited):
+    """Also when started with SIGINT ignored, as a shell starts a background command
+    without job control (and as a CI runner may start the tests)."""
     import signal
 
     from tests.e2e.helpers import wait_for
 
+    disposition = signal.SIG_IGN if inherited == "ignored" else signal.SIG_DFL
     out = tmp_path / "watch.out"
     with out.open("w") as stdout:
         watching = subprocess.Popen(
             [CAVIAR, "submit", str(write_spec(tmp_path, moons_spec("cli-ctrl-c", 3, 2))),
              "--server", server.url, "--watch"],
-            stdout=stdout, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+            stdout=stdout, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, disposition))
         wait_for("the progress line", lambda: "0/3 done" in out.read_text(), timeout=60)
         watching.send_signal(signal.SIGINT)
         _, stderr = watching.communicate(timeout=30)
