@@ -154,8 +154,20 @@ def test_a_parallel_search_through_a_server_is_cancelled_at_its_budget_of_epochs
     run = result.run
     assert run.epochs == 2 * 30  # the budget; epochs stored after it are left out
     assert run.trials > 2  # rung rules spend the epochs of 2 full trials on more trials
-    assert run.completions and all(epochs <= run.epochs for epochs, _ in run.completions)
+    # Two workers may pause trial 0 behind a better first rung, so no trial need complete
+    # within the budget; any that did is counted where it ended.
+    assert all(epochs <= run.epochs for epochs, _ in run.completions)
     assert (result.duplicates, result.proposals) == (0, run.trials)
     with sqlite3.connect(tmp_path / "parallel-2-0.db") as connection:
         (status,), = connection.execute("SELECT status FROM searches").fetchall()
     assert status == "cancelled"
+
+
+def test_one_worker_through_a_server_repeats_the_in_process_search(tmp_path: Path) -> None:
+    """The parallel run's harness against the in-process one: with one worker, the server
+    proposes and decides as the store does in-process, completion for completion."""
+    served = eff.parallel_search(eff.TASKS["digits-demo"], 0, 2, 1, tmp_path).run
+    in_process = eff.run_one("digits-demo", eff.DEFAULT, 0, 2)
+    assert in_process.error is None
+    assert served.completions and served.completions == in_process.completions
+    assert served.epochs == in_process.epochs == 2 * 30
