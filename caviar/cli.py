@@ -48,6 +48,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         if name == chosen:
             module = importlib.import_module(f"caviar.commands.{name}")
             module.register(subparsers)
+            command = subparsers.choices[name]
+            command.set_defaults(parser=command)
         else:
             subparsers.add_parser(name, help=summary, description=summary, add_help=False)
     return parser
@@ -60,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the command's parser, which names it and shows its usage
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     handler = getattr(args, "run", None)
     if handler is None:
         parser.print_help()

@@ -2,8 +2,9 @@
 
 Starts `caviar serve` on a free local port with a SQLite file in a temporary
 folder, starts worker processes, submits the example search, follows it to the
-end, prints the leaderboard, the best trial's test accuracy and the dashboard
-address; then stops everything (or, with --keep, leaves it up until Ctrl-C).
+end, prints the leaderboard and the best trial's test accuracy; then stops
+everything (or, with --keep, prints the dashboard's address and leaves it up until
+Ctrl-C).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "demo", help="run server, workers and the example search on this machine",
         description="Start a server (SQLite in a temporary folder) and workers on this "
         "machine, run the example search to its end, print the leaderboard, the best "
-        "trial's test accuracy and the dashboard address, then stop everything.",
+        "trial's test accuracy, then stop everything (--keep: leave the dashboard up).",
     )
     parser.add_argument("--keep", action="store_true",
                         help="leave the server and workers up until Ctrl-C")
@@ -84,10 +85,13 @@ def run(args: argparse.Namespace) -> int:
             print(leaderboard(watcher.search, watcher.trials.values()))
             _print_best(client, watcher.search)
         print(f"\nfinished in {time.monotonic() - started:.0f} s")
-        print(f"dashboard: {fleet.url}/")
         if args.keep:
+            print(f"dashboard: {fleet.url}/")
             print("the server and workers keep running; Ctrl-C stops them", flush=True)
             _wait_for_ctrl_c()
+        else:
+            print("the server and workers stop now; `caviar demo --keep` leaves them and the "
+                  "dashboard up")
     except KeyboardInterrupt:
         print("\ninterrupted; stopping the server and workers", file=sys.stderr)
         return 130

@@ -44,9 +44,11 @@ def test_the_demo_search_finishes_above_97_percent_and_cleans_up(tmp_path):
     assert retrained, out
     assert abs(float(retrained.group(1)) - float(best.group(2))) < 1e-4, "same seed, same model"
     assert 0.9 <= float(retrained.group(2)) <= 1.0
-    dashboard = DASHBOARD.search(out)
-    assert dashboard, out
-    assert not _answers(dashboard.group(1)), "the server is stopped at the end"
+    assert not DASHBOARD.search(out), "no address is printed for a dashboard about to stop"
+    assert "`caviar demo --keep` leaves them and the dashboard up" in out
+    server = re.search(r"^starting the server on (http://127\.0\.0\.1:\d+) ", out, re.MULTILINE)
+    assert server, out
+    assert not _answers(f"{server.group(1)}/"), "the server is stopped at the end"
     folder = re.search(r"\(SQLite in (\S+)\)", out)
     assert folder and not Path(folder.group(1)).exists(), "the temporary folder is removed"
 
